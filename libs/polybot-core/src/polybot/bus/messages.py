@@ -1,0 +1,205 @@
+"""Every message that travels on the bus.
+
+Each message is a frozen pydantic model tagged by ``type`` and carrying ``schema_version``. Money (prices,
+sizes) is ``Decimal`` and is encoded as a JSON string. Unknown fields are ignored on decode so that a newer
+producer does not break an older consumer; a change that alters meaning bumps ``schema_version``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Side = Literal["BUY", "SELL"]
+
+
+class _Msg(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    schema_version: int = 1
+
+
+class BookLevel(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    price: Decimal
+    size: Decimal
+
+
+class LevelChange(BaseModel):
+    """The new absolute size of one level; ``size == 0`` removes it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    side: Side
+    price: Decimal
+    size: Decimal
+
+
+# --- market data -------------------------------------------------------------------------------------------
+class BookDelta(_Msg):
+    type: Literal["book.delta"] = "book.delta"
+    asset_id: str
+    market: str
+    seq: int
+    ts_ms: int  # venue timestamp
+    recv_ts_ms: int  # when the ingestor received the frame
+    changes: tuple[LevelChange, ...]
+    hash: str | None = None
+    best_bid: Decimal | None = None
+    best_ask: Decimal | None = None
+
+
+class BookSnapshot(_Msg):
+    """A whole book; ``bids`` and ``asks`` are best first. ``seq`` is the seq of the last delta it includes."""
+
+    type: Literal["book.snapshot"] = "book.snapshot"
+    asset_id: str
+    market: str
+    seq: int
+    ts_ms: int
+    bids: tuple[BookLevel, ...]
+    asks: tuple[BookLevel, ...]
+    tick_size: Decimal
+    min_order_size: Decimal | None = None
+    neg_risk: bool = False
+    hash: str | None = None
+    reason: str = "periodic"
+
+
+class BookState(_Msg):
+    """The ingestor's view of one book: consumers must not quote unless ``state == "live"``."""
+
+    type: Literal["book.state"] = "book.state"
+    asset_id: str
+    market: str
+    state: str
+    reason: str | None = None
+    ts_ms: int
+
+
+# --- market set --------------------------------------------------------------------------------------------
+class OutcomeToken(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    token_id: str
+    outcome: str
+    index: int
+
+
+class MarketInfo(_Msg):
+    type: Literal["gamma.market"] = "gamma.market"
+    condition_id: str
+    question: str
+    slug: str | None = None
+    event_id: str | None = None
+    tokens: tuple[OutcomeToken, ...]
+    tick_size: Decimal | None = None
+    min_order_size: Decimal | None = None
+    neg_risk: bool = False
+    active: bool = True
+    closed: bool = False
+    accepting_orders: bool = True
+    enable_order_book: bool = True
+    end_date: str | None = None
+    selected_for_making: bool = False
+    ts_ms: int
+
+
+# --- quoting and execution ---------------------------------------------------------------------------------
+class PlaceIntent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    client_id: str
+    asset_id: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    post_only: bool = True
+    order_type: Literal["GTC", "GTD", "FOK", "FAK"] = "GTC"
+
+
+class CancelIntent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    order_id: str
+    asset_id: str
+    reason: str
+
+
+class QuotePlan(_Msg):
+    type: Literal["quote.plan"] = "quote.plan"
+    plan_id: str
+    market: str
+    created_ts_ms: int
+    ttl_ms: int
+    cancels: tuple[CancelIntent, ...] = ()
+    places: tuple[PlaceIntent, ...] = ()
+    reason: str = ""
+
+
+class OrderAck(_Msg):
+    type: Literal["order.ack"] = "order.ack"
+    plan_id: str
+    market: str
+    asset_id: str
+    action: Literal["place", "cancel"]
+    status: Literal["accepted", "rejected", "canceled", "not_canceled"]
+    client_id: str | None = None
+    order_id: str | None = None
+    side: Side | None = None
+    price: Decimal | None = None
+    size: Decimal | None = None
+    error: str | None = None
+    ts_ms: int
+
+
+class OrderFill(_Msg):
+    type: Literal["order.fill"] = "order.fill"
+    fill_id: str
+    order_id: str
+    market: str
+    asset_id: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    status: str = "MATCHED"
+    ts_ms: int
+
+
+# --- control -----------------------------------------------------------------------------------------------
+class KillSwitch(_Msg):
+    type: Literal["ctl.kill"] = "ctl.kill"
+    engaged: bool
+    reason: str
+    ts_ms: int
+
+
+class ResyncRequest(_Msg):
+    type: Literal["ctl.resync"] = "ctl.resync"
+    asset_id: str
+    reason: str
+
+
+class Heartbeat(_Msg):
+    type: Literal["ctl.heartbeat"] = "ctl.heartbeat"
+    service: str
+    instance: str
+    ts_ms: int
+
+
+BusMessage = Annotated[
+    BookDelta
+    | BookSnapshot
+    | BookState
+    | MarketInfo
+    | QuotePlan
+    | OrderAck
+    | OrderFill
+    | KillSwitch
+    | ResyncRequest
+    | Heartbeat,
+    Field(discriminator="type"),
+]

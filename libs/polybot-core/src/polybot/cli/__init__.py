@@ -1,0 +1,1 @@
+"""``python -m polybot.cli`` and the ``polybot`` console script."""

@@ -1,0 +1,169 @@
+"""``polybot up``: the whole stack on this machine, as separate OS processes.
+
+Starts embedded NATS and PostgreSQL when no URLs are configured, applies migrations, starts every service,
+waits for each ``/readyz``, prints where they are, and on Ctrl-C stops everything it started, leaving no
+process and no pid file behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from polybot.runtime.infra import Infra, resolve_infra
+from polybot.runtime.settings import Settings, load_settings
+from polybot.store import migrate
+from polybot.store.pool import create_pool
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    name: str
+    module: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def stack(settings: Settings) -> list[ServiceSpec]:
+    """The processes ``up`` runs, in start order (keep docker-compose.yml in step with this)."""
+    ops = settings.ops
+    return [
+        ServiceSpec("gamma-sync", "polybot_gamma_sync", ops.gamma_sync),
+        ServiceSpec("ingestor", "polybot_ingestor", ops.ingestor),
+        ServiceSpec("quoter", "polybot_quoter", ops.quoter),
+        ServiceSpec("executor", "polybot_executor", ops.executor),
+    ]
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("up", help="run the whole stack locally until Ctrl-C")
+    p.add_argument("--config", default=None, help="TOML settings file (default config/service.toml)")
+    p.add_argument("--ready-timeout", type=float, default=60.0, help="seconds to wait for every /readyz")
+    p.add_argument("--exit-when-ready", action="store_true", help="stop everything once all are ready (smoke test)")
+    p.set_defaults(handler=run)
+
+
+def _pid_dir(settings: Settings) -> Path:
+    d = settings.state_dir / "run"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _check_stale_pids(pid_dir: Path) -> None:
+    for f in pid_dir.glob("*.pid"):
+        try:
+            pid = int(f.read_text().strip())
+            os.kill(pid, 0)
+        except (ValueError, ProcessLookupError, PermissionError):
+            f.unlink(missing_ok=True)  # a previous run died without cleaning up
+            continue
+        raise SystemExit(f"error: {f.stem} already running as pid {pid}; stop it first")
+
+
+async def _migrate(infra: Infra) -> None:
+    pool = await create_pool(infra.database_url)
+    try:
+        await migrate.apply_migrations(pool)
+    finally:
+        await pool.close()
+
+
+def _wait_ready(specs: list[ServiceSpec], procs: dict[str, subprocess.Popen[bytes]], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    pending = {s.name: s for s in specs}
+    with httpx.Client(timeout=1.0) as client:
+        while pending:
+            for name, spec in list(pending.items()):
+                if procs[name].poll() is not None:
+                    raise RuntimeError(f"{name} exited with code {procs[name].returncode} before becoming ready")
+                try:
+                    if client.get(f"{spec.url}/readyz").status_code == 200:
+                        del pending[name]
+                except httpx.HTTPError:
+                    pass
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not ready after {timeout_s:.0f}s: {', '.join(sorted(pending))}")
+            time.sleep(0.2)
+
+
+def _stop_all(procs: dict[str, subprocess.Popen[bytes]], pid_dir: Path) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + 15
+    for proc in procs.values():
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    for name in procs:
+        (pid_dir / f"{name}.pid").unlink(missing_ok=True)
+
+
+def _print_table(
+    specs: list[ServiceSpec], procs: dict[str, subprocess.Popen[bytes]], infra: Infra, took_s: float
+) -> None:
+    print(f"\nPolybot is up in {took_s:.1f}s  (NATS {infra.nats_url} [{infra.nats_source}], "
+          f"PostgreSQL {infra.database_url} [{infra.database_source}])\n")
+    print(f"{'SERVICE':<12} {'PID':>7} {'PORT':>6}  URL")
+    for s in specs:
+        print(f"{s.name:<12} {procs[s.name].pid:>7} {s.port:>6}  {s.url}/status  {s.url}/metrics")
+    print("\nCtrl-C stops everything.", flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    pid_dir = _pid_dir(settings)
+    _check_stale_pids(pid_dir)
+    t0 = time.monotonic()
+    stop = {"now": False}
+
+    def _on_signal(*_: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    infra = resolve_infra(settings.nats_url, settings.database_url, settings.state_dir)
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    specs = stack(settings)
+    try:
+        asyncio.run(_migrate(infra))
+        env = {**os.environ, **infra.env()}
+        for spec in specs:
+            procs[spec.name] = subprocess.Popen(
+                [sys.executable, "-m", spec.module], env=env, start_new_session=True
+            )
+            (pid_dir / f"{spec.name}.pid").write_text(str(procs[spec.name].pid))
+        _wait_ready(specs, procs, args.ready_timeout)
+        _print_table(specs, procs, infra, time.monotonic() - t0)
+        while not stop["now"] and not args.exit_when_ready:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    print(f"{name} exited with code {proc.returncode}; stopping the stack", file=sys.stderr)
+                    return 1
+            time.sleep(0.3)
+        return 0
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("stopping…", flush=True)
+        _stop_all(procs, pid_dir)
+        infra.close()
+        print("stopped.", flush=True)

@@ -1,0 +1,179 @@
+"""Run a service: logging, metrics, NATS, PostgreSQL, migrations, the ops app, signals and a clean drain.
+
+A service's ``__main__`` is a few lines::
+
+    def main() -> None:
+        run_service(MyService())
+
+Start order: the ops app first (``/healthz`` answers at once, ``/readyz`` stays red), then NATS and
+PostgreSQL with retries, then migrations and streams, then ``service.run(ctx)``. SIGINT/SIGTERM set
+``ctx.stopping``; the service returns, the bus drains, the pool closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+import asyncpg
+import uvicorn
+
+from polybot.bus.client import Bus
+from polybot.runtime import eventloop
+from polybot.runtime.infra import Infra, resolve_infra
+from polybot.runtime.jsonlog import setup_logging
+from polybot.runtime.metrics import Metrics
+from polybot.runtime.ops_app import build_ops_app
+from polybot.runtime.settings import Settings, load_settings
+from polybot.store import migrate
+from polybot.store.pool import create_pool
+from polybot.store.pool import ping as db_ping
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceContext:
+    name: str
+    settings: Settings
+    metrics: Metrics
+    stopping: asyncio.Event
+    bus: Bus | None = None
+    pool: asyncpg.Pool | None = None
+    migrated: bool = False
+    extra_ready: dict[str, Callable[[], Awaitable[bool]]] = field(default_factory=dict)
+
+    def require(self) -> tuple[Bus, asyncpg.Pool]:
+        if self.bus is None or self.pool is None:
+            raise RuntimeError("service context is not connected yet")
+        return self.bus, self.pool
+
+
+class Service(Protocol):
+    name: ClassVar[str]
+    migration_owners: ClassVar[tuple[str, ...]]
+
+    async def run(self, ctx: ServiceContext) -> None:
+        """Do the service's work until ``ctx.stopping`` is set."""
+
+    async def status(self) -> dict[str, Any]:
+        """Service-specific JSON for ``/status``."""
+
+
+class _OpsServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        # Our lifecycle owns the signals; uvicorn must not re-raise them after it stops.
+        yield
+
+
+async def readiness(ctx: ServiceContext, owners: tuple[str, ...]) -> dict[str, bool]:
+    checks: dict[str, bool] = {
+        "nats": ctx.bus is not None and await ctx.bus.ping(),
+        "postgres": ctx.pool is not None and await db_ping(ctx.pool),
+    }
+    if checks["postgres"] and ctx.pool is not None and not ctx.migrated:
+        with contextlib.suppress(Exception):
+            ctx.migrated = not await migrate.pending(ctx.pool, owners)
+    checks["migrations"] = ctx.migrated and checks["postgres"]
+    for name, check in ctx.extra_ready.items():
+        try:
+            checks[name] = await check()
+        except Exception:
+            checks[name] = False
+    return checks
+
+
+@contextlib.asynccontextmanager
+async def ops_server(app: Any, host: str, port: int) -> AsyncIterator[_OpsServer]:
+    server = _OpsServer(uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="off", access_log=False))
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # surfaces the bind error
+                raise RuntimeError(f"ops server on {host}:{port} stopped before starting")
+            await asyncio.sleep(0.02)
+        yield server
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(task, timeout=5)
+
+
+async def _connect_with_retry(ctx: ServiceContext, infra: Infra) -> None:
+    delay = 0.2
+    while not ctx.stopping.is_set():
+        try:
+            if ctx.bus is None:
+                ctx.bus = await Bus.connect(infra.nats_url, name=ctx.name)
+                await ctx.bus.ensure_streams()
+            if ctx.pool is None:
+                ctx.pool = await create_pool(infra.database_url)
+            return
+        except Exception as exc:
+            log.warning("infrastructure not reachable yet, retrying", extra={"error": repr(exc), "retry_s": delay})
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(ctx.stopping.wait(), timeout=delay)
+            delay = min(delay * 2, 5.0)
+
+
+def install_signal_handlers(stopping: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stopping.set)
+        except (NotImplementedError, RuntimeError):  # Windows
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stopping.set))
+
+
+async def serve(service: Service, settings: Settings, port: int, *, stopping: asyncio.Event | None = None) -> None:
+    """Run ``service`` with its ops app on ``port`` until ``stopping`` is set (by a signal by default)."""
+    ctx = ServiceContext(service.name, settings, Metrics(), stopping or asyncio.Event())
+    if stopping is None:
+        install_signal_handlers(ctx.stopping)
+    owners = ("audit", *service.migration_owners)
+    infra = resolve_infra(settings.nats_url, settings.database_url, settings.state_dir)
+    app = build_ops_app(service.name, lambda: readiness(ctx, owners), service.status, ctx.metrics)
+    async with AsyncExitStack() as stack:
+        stack.callback(infra.close)
+        await stack.enter_async_context(ops_server(app, settings.ops.host, port))
+        log.info("ops app listening", extra={"host": settings.ops.host, "port": port})
+        await _connect_with_retry(ctx, infra)
+        if ctx.stopping.is_set():
+            return
+        bus, pool = ctx.require()
+        stack.push_async_callback(pool.close)
+        stack.push_async_callback(bus.close)
+        await migrate.apply_migrations(pool, owners)
+        ctx.migrated = True
+        log.info("service started", extra={"service": service.name})
+        run_task = asyncio.create_task(service.run(ctx))
+        stop_task = asyncio.create_task(ctx.stopping.wait())
+        await asyncio.wait({run_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        ctx.stopping.set()
+        try:
+            await asyncio.wait_for(run_task, timeout=10)
+        except TimeoutError:
+            log.error("service did not stop within 10 s; cancelling")
+            run_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await run_task
+        stop_task.cancel()
+        log.info("service stopped", extra={"service": service.name})
+
+
+def run_service(service: Service, port_of: Callable[[Settings], int]) -> None:
+    """Entry point for a service process."""
+    settings = load_settings()
+    setup_logging(service.name, settings.log_level)
+    with contextlib.suppress(KeyboardInterrupt):
+        eventloop.run(serve(service, settings, port_of(settings)))
+    sys.exit(0)

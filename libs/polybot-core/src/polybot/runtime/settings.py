@@ -1,0 +1,141 @@
+"""Settings: ``config/service.toml`` overridden by ``POLYBOT_*`` environment variables.
+
+Nested sections use ``__`` in the environment: ``POLYBOT_INGESTOR__SNAPSHOT_INTERVAL_S=10``. Secrets are
+``SecretStr`` and never appear in logs or ``/status``. Build settings once in ``main()`` and pass them down.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG = Path("config/service.toml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OpsPorts(_Section):
+    host: str = "127.0.0.1"
+    ingestor: int = 8101
+    quoter: int = 8102
+    executor: int = 8103
+    gamma_sync: int = 8104
+
+
+class IngestorSettings(_Section):
+    clob_rest_url: str = "http://127.0.0.1:8080"
+    clob_ws_url: str = "ws://127.0.0.1:8080/ws/market"
+    assets: tuple[str, ...] = ()  # explicit assets, in addition to the markets selected for making
+    assets_per_connection: int = Field(default=500, ge=1, le=500)
+    ping_interval_s: float = 10.0
+    silence_timeout_s: float = 30.0
+    reconnect_base_s: float = 0.5
+    reconnect_max_s: float = 30.0
+    resync_buffer_max: int = Field(default=10_000, ge=1)
+    resync_min_interval_s: float = 1.0
+    snapshot_interval_s: float = 30.0
+    prune_interval_s: float = 30.0
+    retention_s: float = 300.0
+    publish_batch_max: int = 512
+    persist_batch_max: int = 5_000
+
+
+class QuoterSettings(_Section):
+    min_requote_interval_ms: int = 500
+    stale_after_ms: int = 5_000
+    plan_ttl_ms: int = 3_000
+
+
+class ExecutorSettings(_Section):
+    backend: Literal["paper", "polymarket"] = "paper"
+
+
+class GammaSettings(_Section):
+    gamma_url: str = "http://127.0.0.1:8080/gamma"
+    clob_url: str = "http://127.0.0.1:8080"
+    full_refresh_interval_s: float = 600.0
+    incremental_interval_s: float = 60.0
+
+
+class SimSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    seed: int = 1
+    markets: int = 20
+
+
+class Settings(BaseSettings):
+    """All of Polybot's settings. Unset URLs mean: start embedded infrastructure."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="POLYBOT_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+    )
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    mode: Literal["paper", "live"] = "paper"
+    log_level: str = "INFO"
+    nats_url: str | None = None
+    database_url: str | None = None
+    state_dir: Path = Path(".polybot")
+    private_key: SecretStr | None = None
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    api_passphrase: SecretStr | None = None
+    chain_id: int = 137
+    ops: OpsPorts = OpsPorts()
+    ingestor: IngestorSettings = IngestorSettings()
+    quoter: QuoterSettings = QuoterSettings()
+    executor: ExecutorSettings = ExecutorSettings()
+    gamma: GammaSettings = GammaSettings()
+    sim: SimSettings = SimSettings()
+
+    @model_validator(mode="after")
+    def _live_needs_credentials(self) -> Settings:
+        if self.mode == "live" and self.private_key is None:
+            raise ValueError("mode = 'live' needs POLYBOT_PRIVATE_KEY (env or secret file)")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("POLYBOT_CONFIG", str(DEFAULT_CONFIG)))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, file_secret_settings]
+        if toml_path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+
+def load_settings(config: Path | str | None = None, **overrides: Any) -> Settings:
+    """Load settings from ``config`` (or ``$POLYBOT_CONFIG``, or ``config/service.toml``) and the environment."""
+    if config is not None:
+        path = Path(config)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        os.environ["POLYBOT_CONFIG"] = str(path)
+    return Settings(**overrides)
+
+
+def decimal_setting(value: str | float | int) -> Decimal:
+    """Parse a money setting without passing through a binary float."""
+    return Decimal(str(value))

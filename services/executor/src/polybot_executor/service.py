@@ -1,0 +1,22 @@
+"""The executor service shell (its trading logic arrives with its own issue)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from polybot.runtime.lifecycle import ServiceContext
+
+
+class ExecutorService:
+    name: ClassVar[str] = "executor"
+    migration_owners: ClassVar[tuple[str, ...]] = ("exec",)
+
+    def __init__(self) -> None:
+        self._started = False
+
+    async def run(self, ctx: ServiceContext) -> None:
+        self._started = True
+        await ctx.stopping.wait()
+
+    async def status(self) -> dict[str, Any]:
+        return {"started": self._started}

@@ -1,0 +1,1 @@
+"""Polybot gamma-sync service."""

@@ -1,0 +1,1 @@
+"""Polybot quoter service."""
