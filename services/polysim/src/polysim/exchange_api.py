@@ -1,0 +1,147 @@
+"""The boundary between polysim's market engine and its trading (auth, orders, user channel) layer.
+
+The engine (books, matching, price process, market data) implements ``ExchangeApi``; the private REST
+routes and the user websocket only call it through this protocol and listen to the events it emits.
+All amounts are ``Decimal`` (shares and USDC with up to 6 decimals); prices are on the market's tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal, Protocol
+
+Side = Literal["BUY", "SELL"]
+OrderType = Literal["GTC", "GTD", "FOK", "FAK"]
+OrderStatus = Literal["LIVE", "MATCHED", "CANCELED", "UNMATCHED", "DELAYED"]
+TradeStatus = Literal["MATCHED", "MINED", "CONFIRMED", "RETRYING", "FAILED"]
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    """A verified, signed order, ready for matching (signature, tick, min size already checked)."""
+
+    order_id: str  # 0x-prefixed hash of the signed order
+    owner: str  # API key of the account
+    maker_address: str
+    asset_id: str
+    side: Side
+    price: Decimal
+    size: Decimal  # shares
+    order_type: OrderType
+    post_only: bool
+    expiration_s: int  # 0 = none (GTD sets it)
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceResult:
+    ok: bool
+    error: str | None  # the venue's error message when not ok
+    status: OrderStatus  # "live" resting, "matched" fully/partly filled immediately, …
+    taking_amount: Decimal = Decimal(0)
+    making_amount: Decimal = Decimal(0)
+    trade_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """What ``/data/orders`` reports for one order."""
+
+    order_id: str
+    owner: str
+    maker_address: str
+    market: str  # condition id
+    asset_id: str
+    side: Side
+    price: Decimal
+    original_size: Decimal
+    size_matched: Decimal
+    status: OrderStatus
+    outcome: str
+    order_type: OrderType
+    expiration_s: int
+    created_at_s: int
+    associate_trades: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MakerFill:
+    order_id: str
+    owner: str
+    maker_address: str
+    asset_id: str
+    outcome: str
+    side: Side
+    price: Decimal
+    matched_amount: Decimal
+    fee_rate_bps: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TradeView:
+    """One match: a taker order against one or more maker orders (as ``/data/trades`` and the user channel)."""
+
+    trade_id: str
+    taker_order_id: str
+    taker_owner: str  # API key, or "" for simulated flow
+    market: str
+    asset_id: str
+    side: Side  # taker side
+    price: Decimal
+    size: Decimal
+    status: TradeStatus
+    match_time_s: int
+    outcome: str
+    maker_orders: tuple[MakerFill, ...] = field(default_factory=tuple)
+    transaction_hash: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    kind: Literal["PLACEMENT", "UPDATE", "CANCELLATION"]
+    order: OrderView
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TradeEvent:
+    trade: TradeView
+    ts_ms: int
+
+
+class ExchangeApi(Protocol):
+    def market_of(self, asset_id: str) -> str | None:
+        """Condition id of a token, or None when unknown."""
+
+    def tick_size(self, asset_id: str) -> Decimal: ...
+
+    def min_order_size(self, asset_id: str) -> Decimal: ...
+
+    def neg_risk(self, asset_id: str) -> bool: ...
+
+    def place(self, order: NewOrder, now_ms: int) -> PlaceResult:
+        """Match and/or rest an order; checks balance/position, post-only crossing, FOK/FAK semantics."""
+
+    def cancel(self, owner: str, order_ids: list[str], now_ms: int) -> tuple[list[str], dict[str, str]]:
+        """Return (canceled ids, {id: reason} not canceled)."""
+
+    def cancel_all(
+        self, owner: str, now_ms: int, market: str | None = None, asset_id: str | None = None
+    ) -> tuple[list[str], dict[str, str]]: ...
+
+    def orders(
+        self, owner: str, market: str | None = None, asset_id: str | None = None, order_id: str | None = None
+    ) -> list[OrderView]:
+        """Open orders of ``owner`` (live ones), optionally filtered."""
+
+    def order(self, owner: str, order_id: str) -> OrderView | None:
+        """One order of ``owner`` in any status."""
+
+    def trades(self, owner: str, market: str | None = None, asset_id: str | None = None) -> list[TradeView]: ...
+
+    def ensure_account(self, owner: str, address: str) -> None:
+        """Create the account on first authentication with the configured starting balance."""
+
+    def subscribe(self, on_order: Callable[[OrderEvent], None], on_trade: Callable[[TradeEvent], None]) -> None:
+        """Receive every order and trade event (the user channel filters by owner and market)."""
