@@ -2,7 +2,7 @@
 
 Layers, outermost first (an outer layer may import an inner one, never the reverse)::
 
-    cli ─► runtime ─► store | bus | venue ─► domain
+    cli ─► app ─► runtime ─► store | bus | venue ─► domain
 
 ``domain`` is pure: synchronous, no I/O, time passed in as an argument.
 """
