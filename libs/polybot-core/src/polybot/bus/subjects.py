@@ -11,7 +11,7 @@ import re
 PREFIX = "pb"
 ALL = f"{PREFIX}.>"
 
-_TOKEN = re.compile(r"^[A-Za-z0-9_\-]+$")
+_TOKEN = re.compile(r"[A-Za-z0-9_\-]+")
 
 
 class InvalidSubjectToken(ValueError):
@@ -19,7 +19,7 @@ class InvalidSubjectToken(ValueError):
 
 
 def _token(value: str) -> str:
-    if not _TOKEN.match(value):
+    if not _TOKEN.fullmatch(value):
         raise InvalidSubjectToken(f"not a valid subject token: {value!r}")
     return value
 
