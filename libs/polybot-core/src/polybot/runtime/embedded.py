@@ -108,11 +108,13 @@ def _run_as() -> str | None:
     if sys.platform == "win32" or os.geteuid() != 0:
         return None
     from pgserver._commands import POSTGRES_BIN_PATH
-    from pgserver.utils import ensure_folder_permissions, ensure_user_exists
+    from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
 
     ensure_user_exists(_PG_SYSTEM_USER)
     import stat
 
+    # The binaries may sit in a checkout under a private (0700) folder, e.g. a fresh `mktemp -d` clone.
+    ensure_prefix_permissions(Path(POSTGRES_BIN_PATH))
     ensure_folder_permissions(Path(POSTGRES_BIN_PATH), stat.S_IXGRP | stat.S_IXOTH | stat.S_IRGRP | stat.S_IROTH)
     ensure_folder_permissions(Path(POSTGRES_BIN_PATH).parent / "lib", stat.S_IRGRP | stat.S_IROTH)
     return _PG_SYSTEM_USER
