@@ -1,0 +1,64 @@
+"""The ``/v1/heartbeats`` dead-man switch.
+
+Once an account sends its first heartbeat, every heartbeat re-arms a timer; when the timer runs out
+(10 s by default) all that account's orders are cancelled and the switch disarms until the next heartbeat.
+Timers are ``loop.call_later`` handles, so an idle simulator does no work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from polysim.exchange_api import ExchangeApi
+
+
+@dataclass
+class _Armed:
+    heartbeat_id: str
+    handle: asyncio.TimerHandle
+
+
+class HeartbeatMonitor:
+    """Per-account timers that cancel all orders when heartbeats stop."""
+
+    def __init__(
+        self,
+        exchange: ExchangeApi,
+        timeout_s: Callable[[], float],
+        now_ms: Callable[[], int],
+    ) -> None:
+        self._exchange = exchange
+        self._timeout_s = timeout_s
+        self._now_ms = now_ms
+        self._armed: dict[str, _Armed] = {}
+        self.fired: list[tuple[str, int, int]] = []  # (owner, at ms, orders cancelled), for inspection
+
+    def beat(self, owner: str) -> str:
+        """Record a heartbeat for ``owner`` (re-arming its timer) and return the session's heartbeat id."""
+        loop = asyncio.get_running_loop()
+        previous = self._armed.get(owner)
+        heartbeat_id = previous.heartbeat_id if previous else str(uuid.uuid4())
+        if previous:
+            previous.handle.cancel()
+        handle = loop.call_later(self._timeout_s(), self._expire, owner)
+        self._armed[owner] = _Armed(heartbeat_id, handle)
+        return heartbeat_id
+
+    def armed(self, owner: str) -> bool:
+        """Whether ``owner`` has a running dead-man switch."""
+        return owner in self._armed
+
+    def _expire(self, owner: str) -> None:
+        self._armed.pop(owner, None)
+        now = self._now_ms()
+        canceled, _ = self._exchange.cancel_all(owner, now)
+        self.fired.append((owner, now, len(canceled)))
+
+    def close(self) -> None:
+        """Disarm every timer (simulator shutdown)."""
+        for armed in self._armed.values():
+            armed.handle.cancel()
+        self._armed.clear()
