@@ -3,6 +3,22 @@
 The engine (books, matching, price process, market data) implements ``ExchangeApi``; the private REST
 routes and the user websocket only call it through this protocol and listen to the events it emits.
 All amounts are ``Decimal`` (shares and USDC with up to 6 decimals); prices are on the market's tick.
+
+NOTE from the trading side (H1b), additive changes — please implement in the engine:
+  * ``ExchangeApi.balance(owner, asset_id=None)``: USDC available (asset_id None) or shares held of a token;
+    serves ``GET /balance-allowance``. (The trading side falls back to 0 while the engine lacks it.)
+  * ``TradeView.taker_address`` (default ""): the taker order's maker address; the venue reports it as the
+    trade's top-level ``maker_address``. "" for simulated flow is fine.
+  * Trade lifecycle: please emit a ``TradeEvent`` per status change MATCHED -> MINED -> CONFIRMED (a short
+    simulated delay is fine) and keep ``TradeView.status`` current in ``trades()``; the user channel forwards
+    each event as-is. ``transaction_hash`` may stay ""; the trading side then derives one from the trade id.
+  * ``trades(owner)`` should return trades where ``owner`` is the taker or any maker, oldest first.
+  * ``place`` errors: use the venue's messages, e.g. "not enough balance / allowance",
+    "invalid post-only order: order crosses book",
+    "order couldn't be fully filled. FOK orders are fully filled or killed.",
+    "no orders found to match with FAK order. FAK orders are partially filled or killed if no match is found."
+    (the trading side returns them as HTTP 400 ``{"error": msg}``). The trading side already rejects
+    duplicates, off-tick prices, sizes below the minimum and bad signatures before calling ``place``.
 """
 
 from __future__ import annotations
@@ -95,6 +111,7 @@ class TradeView:
     outcome: str
     maker_orders: tuple[MakerFill, ...] = field(default_factory=tuple)
     transaction_hash: str = ""
+    taker_address: str = ""  # added by the trading side (see the note at the top)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +159,9 @@ class ExchangeApi(Protocol):
 
     def ensure_account(self, owner: str, address: str) -> None:
         """Create the account on first authentication with the configured starting balance."""
+
+    def balance(self, owner: str, asset_id: str | None = None) -> Decimal:
+        """USDC available to ``owner`` (``asset_id`` None) or its shares of a token (added by the trading side)."""
 
     def subscribe(self, on_order: Callable[[OrderEvent], None], on_trade: Callable[[TradeEvent], None]) -> None:
         """Receive every order and trade event (the user channel filters by owner and market)."""
