@@ -106,6 +106,8 @@ class MarketInfo(_Msg):
     end_date: str | None = None
     selected_for_making: bool = False
     ts_ms: int
+    missing: bool = False  # no longer listed by Gamma (the row is kept, marked missing_since)
+    info_hash: str | None = None  # digest of the fields above except ts_ms; equal digests mean no change
 
 
 # --- quoting and execution ---------------------------------------------------------------------------------

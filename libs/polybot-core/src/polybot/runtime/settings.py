@@ -62,11 +62,43 @@ class ExecutorSettings(_Section):
     backend: Literal["paper", "polymarket"] = "paper"
 
 
+class GammaSelectionSettings(_Section):
+    """Which markets are ``selected_for_making`` (see ``polybot.domain.market_selection``).
+
+    Listed condition ids and slugs are always selected while makeable; with ``auto`` on, every makeable
+    market passing all the configured filters is selected too. Off by default: nothing is made unless asked.
+    """
+
+    condition_ids: tuple[str, ...] = ()
+    slugs: tuple[str, ...] = ()
+    auto: bool = False
+    tag_ids: tuple[str, ...] = ()
+    min_liquidity: Decimal | None = None
+    min_volume: Decimal | None = None
+    require_accepting_orders: bool = True
+    min_time_to_end_s: float = Field(default=0.0, ge=0)
+    require_rewards: bool = False
+
+
 class GammaSettings(_Section):
     gamma_url: str = "http://127.0.0.1:8080/gamma"
     clob_url: str = "http://127.0.0.1:8080"
     full_refresh_interval_s: float = 600.0
-    incremental_interval_s: float = 60.0
+    incremental_interval_s: float = 60.0  # 0 disables the incremental refresh
+    events_page_size: int = Field(default=100, ge=1, le=500)
+    markets_page_size: int = Field(default=500, ge=1, le=500)
+    incremental_max_pages: int = Field(default=5, ge=1)
+    condition_ids_per_request: int = Field(default=50, ge=1, le=100)  # Gamma answers 414 above ~8 KB of URL
+    request_timeout_s: float = 10.0
+    max_retries: int = Field(default=5, ge=0)
+    backoff_base_s: float = 0.2
+    backoff_max_s: float = 5.0
+    events_limit_per_10s: int = Field(default=500, ge=2)
+    markets_limit_per_10s: int = Field(default=300, ge=2)
+    clob_limit_per_10s: int = Field(default=9_000, ge=2)
+    clob_concurrency: int = Field(default=32, ge=1)
+    enrich_from_clob: bool = True
+    selection: GammaSelectionSettings = GammaSelectionSettings()
 
 
 class SimSettings(_Section):
