@@ -8,6 +8,7 @@ HTTP faults, so the tests exercise the real client code over real HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import hashlib
@@ -60,6 +61,7 @@ class FakeVenue:
     clob_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: list[tuple[str, int]] = field(default_factory=list)  # (path prefix, status), consumed in order
     requests: list[tuple[str, str]] = field(default_factory=list)  # (path, query string)
+    clob_delay_s: float = 0.0  # slows every CLOB answer (to catch a refresh in the middle)
     url: str = ""
 
     @classmethod
@@ -134,6 +136,8 @@ class FakeVenue:
         if (f := self._fault(request.url.path)) is not None:
             return f
         cid = request.path_params["cid"]
+        if self.clob_delay_s:
+            await asyncio.sleep(self.clob_delay_s)
         try:
             m = self.market(cid)
         except StopIteration:
