@@ -1,0 +1,135 @@
+"""The market side's ``/_sim`` admin routes (tests, demos, chaos drills). Never part of the venue's API.
+
+* ``GET /_sim/state``: seed, clock, counts.
+* ``POST /_sim/markets/{condition_id}``: a JSON patch of market fields, Gamma or CLOB names (``question``,
+  ``closed``, ``active``, ``acceptingOrders``, ``orderMinSize``, ``orderPriceMinTickSize``, …); changes the
+  Gamma and CLOB views together. Answers the CLOB market object.
+* ``POST /_sim/faults``: market-channel faults, any of ``{"drop_sockets": true, "silent_s": 5,
+  "drop_next_delta": [asset_id…], "corrupt_next_hash": [asset_id…], "tick_size": {"asset_id" | "market": …,
+  "tick_size": "0.001"}, "clear": true}``. ``GET /_sim/faults`` shows the pending ones.
+* ``POST /_sim/accounts/{owner}``: ``{"usdc": "100", "positions": {token_id: "50"}}`` sets holdings.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from polysim.clob_wire import clob_market
+from polysim.market_admin import PatchError, change_tick, patch_market
+from polysim.units import price_units
+
+if TYPE_CHECKING:
+    from polysim.context import SimContext
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def apply_faults(ctx: SimContext, changes: dict[str, Any]) -> dict[str, Any]:
+    """Apply a fault request (the body of ``POST /_sim/faults``); returns what was done."""
+    engine = ctx.engine
+    faults = engine.faults
+    done: dict[str, Any] = {}
+    now = ctx.clock.now_ms()
+    if changes.get("clear"):
+        faults.clear()
+    if changes.get("drop_sockets"):
+        done["dropped"] = ctx.hub.drop_all() if ctx.hub is not None else 0
+    if "silent_s" in changes:
+        faults.silent_until_ms = now + int(float(changes["silent_s"]) * 1000)
+    for asset in changes.get("drop_next_delta") or []:
+        _known(ctx, str(asset))
+        faults.drop_next_delta.add(str(asset))
+    for asset in changes.get("corrupt_next_hash") or []:
+        _known(ctx, str(asset))
+        faults.corrupt_next_hash.add(str(asset))
+    tick = changes.get("tick_size")
+    if tick:
+        cid = tick.get("market") or _known(ctx, str(tick.get("asset_id", "")))
+        if cid not in ctx.catalog.by_condition:
+            raise KeyError(cid)
+        engine.step(now)
+        change_tick(engine, cid, price_units(Decimal(str(tick["tick_size"]))), max(now, engine.now_ms))
+    done.update(fault_state(ctx))
+    return done
+
+
+def fault_state(ctx: SimContext) -> dict[str, Any]:
+    faults = ctx.engine.faults
+    return {
+        "drop_next_delta": sorted(faults.drop_next_delta),
+        "corrupt_next_hash": sorted(faults.corrupt_next_hash),
+        "silent_for_ms": max(0, faults.silent_until_ms - ctx.clock.now_ms()),
+        "market_sockets": len(ctx.hub.subscribers) if ctx.hub is not None else 0,
+    }
+
+
+def _known(ctx: SimContext, asset_id: str) -> str:
+    cid = ctx.engine.market_of(asset_id)
+    if cid is None:
+        raise KeyError(asset_id)
+    return cid
+
+
+def build_admin_router(ctx: SimContext) -> APIRouter:
+    router = APIRouter()
+    engine = ctx.engine
+
+    async def state() -> JSONResponse:
+        return JSONResponse({
+            "seed": ctx.config.seed, "now_ms": ctx.clock.now_ms(), "engine_ms": engine.now_ms,
+            "markets": len(ctx.catalog.markets), "events": len(ctx.catalog.events),
+            "books": len(engine.books), "accounts": len(engine.accounts),
+            "market_messages_sent": ctx.hub.sent if ctx.hub is not None else 0,
+        })
+
+    async def patch(condition_id: str, request: Request) -> JSONResponse:
+        if condition_id not in ctx.catalog.by_condition:
+            return _error(404, "market not found")
+        body = await request.json()
+        if not isinstance(body, dict):
+            return _error(400, "expected a JSON object")
+        now = ctx.clock.now_ms()
+        engine.step(now)
+        try:
+            patch_market(engine, condition_id, body, max(now, engine.now_ms))
+        except (PatchError, InvalidOperation, ValueError) as exc:
+            return _error(400, str(exc))
+        m = ctx.catalog.by_condition[condition_id]
+        return JSONResponse(clob_market(m, engine.books.get(condition_id)))
+
+    async def faults(request: Request) -> JSONResponse:
+        if request.method == "GET":
+            return JSONResponse(fault_state(ctx))
+        body = await request.json()
+        if not isinstance(body, dict):
+            return _error(400, "expected a JSON object")
+        try:
+            return JSONResponse(apply_faults(ctx, body))
+        except KeyError as exc:
+            return _error(404, f"unknown asset or market {exc}")
+        except (InvalidOperation, ValueError, PatchError) as exc:
+            return _error(400, str(exc))
+
+    async def account(owner: str, request: Request) -> JSONResponse:
+        body = await request.json()
+        try:
+            usdc = Decimal(str(body["usdc"])) if "usdc" in body else None
+            positions = {str(k): Decimal(str(v)) for k, v in (body.get("positions") or {}).items()}
+        except (InvalidOperation, ValueError, AttributeError) as exc:
+            return _error(400, str(exc))
+        engine.fund(owner, usdc, positions, address=str(body.get("address", "")))
+        acct = engine.accounts[owner]
+        return JSONResponse({"owner": owner, "usdc": str(engine.balance(owner)),
+                             "positions": {t: str(engine.balance(owner, t)) for t in acct.positions}})
+
+    router.add_api_route("/_sim/state", state, methods=["GET"])
+    router.add_api_route("/_sim/markets/{condition_id}", patch, methods=["POST"])
+    router.add_api_route("/_sim/faults", faults, methods=["GET", "POST"])
+    router.add_api_route("/_sim/accounts/{owner}", account, methods=["POST"])
+    return router

@@ -1,0 +1,219 @@
+"""The simulated venue's events, markets and outcome tokens.
+
+Generated from a seed (binary events and neg-risk events of several markets; tick sizes 0.01 and 0.001) or
+loaded from a recorded Gamma ``/events`` or ``/markets`` JSON file. Identifiers look like the venue's:
+``0x`` + 64 hex condition ids, 76–77 digit token ids, numeric Gamma ids.
+
+A market's mutable fields (``question``, ``closed``, ``accepting_orders``, ``tick_units``…) are what both the
+Gamma and the CLOB views read, so one admin patch changes both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from polysim.units import PRICE_SCALE, price_units
+
+_TOPICS = (
+    "Bitcoin above {n}k on Friday", "Fed cuts rates in meeting {n}", "Team {n} wins the final",
+    "Candidate {n} wins the primary", "Rainfall record in city {n}", "Launch {n} reaches orbit",
+    "Company {n} beats earnings", "Film {n} tops the box office", "Bill {n} passes the senate",
+)
+_TAGS = (("2", "Politics", "politics"), ("21", "Crypto", "crypto"), ("100639", "Sports", "sports"),
+         ("1401", "Tech", "tech"), ("596", "Culture", "culture"))
+
+
+@dataclass(slots=True)
+class SimToken:
+    token_id: str
+    outcome: str
+    index: int  # 0 = the first outcome (the book's reference side), 1 = its complement
+    market: SimMarket
+
+
+@dataclass(slots=True, eq=False)
+class SimMarket:
+    index: int  # position in the catalog; seeds this market's random streams
+    gamma_id: str
+    condition_id: str
+    question_id: str
+    question: str
+    slug: str
+    outcomes: tuple[str, str]
+    token_ids: tuple[str, str]
+    tick_units: int
+    min_order_size: Decimal
+    neg_risk: bool
+    event: SimEvent
+    group_item_title: str = ""
+    active: bool = True
+    closed: bool = False
+    archived: bool = False
+    accepting_orders: bool = True
+    enable_order_book: bool = True
+    end_date: str = "2030-12-31T12:00:00Z"
+    start_date: str = "2025-01-01T00:00:00Z"
+    created_at: str = "2025-01-01T00:00:00.000000Z"
+    description: str = ""
+    initial_fair: float = 0.5  # the random process's starting probability of the first outcome
+    extra: dict[str, Any] = field(default_factory=dict)  # recorded fields kept verbatim (loaded catalogs)
+    tokens: tuple[SimToken, SimToken] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tokens = (SimToken(self.token_ids[0], self.outcomes[0], 0, self),
+                       SimToken(self.token_ids[1], self.outcomes[1], 1, self))
+
+
+@dataclass(slots=True, eq=False)
+class SimEvent:
+    index: int
+    gamma_id: str
+    slug: str
+    title: str
+    neg_risk: bool
+    tags: tuple[tuple[str, str, str], ...]  # (id, label, slug)
+    neg_risk_market_id: str = ""
+    markets: list[SimMarket] = field(default_factory=list)
+    active: bool = True
+    closed: bool = False
+
+
+@dataclass(slots=True)
+class Catalog:
+    """All events and markets with lookups by id."""
+
+    events: list[SimEvent]
+    markets: list[SimMarket]
+    by_condition: dict[str, SimMarket] = field(default_factory=dict)
+    by_token: dict[str, SimToken] = field(default_factory=dict)
+    by_gamma_id: dict[str, SimMarket] = field(default_factory=dict)
+    events_by_id: dict[str, SimEvent] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for m in self.markets:
+            self.by_condition[m.condition_id] = m
+            self.by_gamma_id[m.gamma_id] = m
+            for t in m.tokens:
+                self.by_token[t.token_id] = t
+        for e in self.events:
+            self.events_by_id[e.gamma_id] = e
+
+
+def _hex(seed: int, *parts: object) -> str:
+    return "0x" + hashlib.sha256(":".join(str(p) for p in (seed, *parts)).encode()).hexdigest()
+
+
+def generate_catalog(seed: int, n_markets: int, n_events: int) -> Catalog:
+    """A reproducible catalog: ``n_markets`` markets spread over ``n_events`` events.
+
+    Roughly a third of the events with more than one market are neg-risk; the rest of the multi-market events
+    are plain groups of binary markets. About a quarter of the markets trade on a 0.001 tick.
+    """
+    rng = random.Random(f"polysim-catalog:{seed}")
+    n_events = max(1, min(n_events, n_markets))
+    # Every event gets one market, the rest are spread at random (so some events are big groups).
+    sizes = [1] * n_events
+    for _ in range(n_markets - n_events):
+        sizes[rng.randrange(n_events)] += 1
+    events: list[SimEvent] = []
+    markets: list[SimMarket] = []
+    for ei, size in enumerate(sizes):
+        topic = _TOPICS[ei % len(_TOPICS)]
+        neg_risk = size > 1 and rng.random() < 0.5
+        tag = _TAGS[ei % len(_TAGS)]
+        event = SimEvent(
+            index=ei, gamma_id=str(20000 + ei), slug=f"sim-event-{ei}", title=topic.format(n=ei), neg_risk=neg_risk,
+            tags=(tag, ("1", "All", "all")), neg_risk_market_id=_hex(seed, "nrm", ei) if neg_risk else "",
+        )
+        fairs = _fairs(rng, size, neg_risk)
+        for k in range(size):
+            mi = len(markets)
+            tick = 10 if rng.random() < 0.25 else 100
+            question = event.title if size == 1 else f"{event.title}: outcome {k + 1}?"
+            market = SimMarket(
+                index=mi, gamma_id=str(500000 + mi), condition_id=_hex(seed, "cond", mi),
+                question_id=_hex(seed, "q", mi), question=question, slug=f"sim-market-{mi}",
+                outcomes=("Yes", "No"),
+                token_ids=(str(rng.randrange(10**75, 10**77)), str(rng.randrange(10**75, 10**77))),
+                tick_units=tick, min_order_size=Decimal(5), neg_risk=neg_risk, event=event,
+                group_item_title=f"outcome {k + 1}" if size > 1 else "",
+                description=f"Simulated market {mi} (seed {seed}).", initial_fair=fairs[k],
+            )
+            event.markets.append(market)
+            markets.append(market)
+        events.append(event)
+    return Catalog(events, markets)
+
+
+def _fairs(rng: random.Random, size: int, neg_risk: bool) -> list[float]:
+    if not neg_risk:
+        return [rng.uniform(0.12, 0.88) for _ in range(size)]
+    weights = [rng.uniform(0.2, 1.0) for _ in range(size)]
+    total = sum(weights)
+    return [min(0.9, max(0.06, w / total)) for w in weights]
+
+
+def load_catalog(path: Path, min_order_size: Decimal = Decimal(5)) -> Catalog:
+    """Markets from a recorded Gamma ``/events`` list (nested markets) or ``/markets`` list or single market."""
+    data = json.loads(path.read_text())
+    items = data if isinstance(data, list) else [data]
+    events: list[SimEvent] = []
+    markets: list[SimMarket] = []
+    for item in items:
+        if "markets" in item:
+            raw_event, raw_markets = item, list(item["markets"])
+        else:
+            raw_event, raw_markets = (item.get("events") or [{}])[0], [item]
+        event = _event_of(raw_event, len(events))
+        for raw in raw_markets:
+            market = _market_of(raw, event, len(markets), min_order_size)
+            if market is not None:
+                event.markets.append(market)
+                markets.append(market)
+        if event.markets:
+            events.append(event)
+    return Catalog(events, markets)
+
+
+def _event_of(raw: dict[str, Any], index: int) -> SimEvent:
+    tags = tuple((str(t.get("id")), str(t.get("label", "")), str(t.get("slug", ""))) for t in raw.get("tags") or [])
+    return SimEvent(
+        index=index, gamma_id=str(raw.get("id", 90000 + index)), slug=str(raw.get("slug", f"event-{index}")),
+        title=str(raw.get("title", "")), neg_risk=bool(raw.get("negRisk", False)), tags=tags,
+        neg_risk_market_id=str(raw.get("negRiskMarketID", "") or ""),
+        active=bool(raw.get("active", True)), closed=bool(raw.get("closed", False)),
+    )
+
+
+def _market_of(raw: dict[str, Any], event: SimEvent, index: int, min_size: Decimal) -> SimMarket | None:
+    tokens = json.loads(raw.get("clobTokenIds") or "[]")
+    outcomes = json.loads(raw.get("outcomes") or "[]")
+    if len(tokens) != 2 or len(outcomes) != 2:
+        return None
+    prices = json.loads(raw.get("outcomePrices") or "[]")
+    fair = float(prices[0]) if prices else 0.5
+    tick = price_units(Decimal(str(raw.get("orderPriceMinTickSize") or "0.01")))
+    return SimMarket(
+        index=index, gamma_id=str(raw.get("id", 700000 + index)), condition_id=str(raw["conditionId"]),
+        question_id=str(raw.get("questionID", "")), question=str(raw.get("question", "")),
+        slug=str(raw.get("slug", f"market-{index}")), outcomes=(str(outcomes[0]), str(outcomes[1])),
+        token_ids=(str(tokens[0]), str(tokens[1])), tick_units=tick or 100,
+        min_order_size=Decimal(str(raw.get("orderMinSize") or min_size)), neg_risk=bool(raw.get("negRisk", False)),
+        event=event, group_item_title=str(raw.get("groupItemTitle", "") or ""),
+        active=bool(raw.get("active", True)), closed=bool(raw.get("closed", False)),
+        archived=bool(raw.get("archived", False)), accepting_orders=bool(raw.get("acceptingOrders", True)),
+        enable_order_book=bool(raw.get("enableOrderBook", True)),
+        end_date=str(raw.get("endDate", "2030-12-31T12:00:00Z")), description=str(raw.get("description", "")),
+        initial_fair=min(0.95, max(0.05, fair if 0 < fair < 1 else 0.5)), extra=dict(raw),
+    )
+
+
+def tick_of(market: SimMarket) -> Decimal:
+    """The market's tick size as a Decimal."""
+    return Decimal(market.tick_units) / PRICE_SCALE

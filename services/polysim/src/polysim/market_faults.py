@@ -1,0 +1,41 @@
+"""Injectable market-channel faults (what a resilient ingestor must survive).
+
+* ``drop_next_delta``: assets whose next ``price_change`` entry is withheld although the book changed.
+* ``corrupt_next_hash``: assets whose next emitted hash (``price_change`` entry or ``book``) is wrong.
+* ``silent_until_ms``: until then (sim clock) no market data is pushed, but ``PING`` still gets ``PONG``.
+* dropping every socket is an action of the hub (``MarketHub.drop_all``), not a state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+
+@dataclass
+class MarketFaults:
+    drop_next_delta: set[str] = field(default_factory=set)
+    corrupt_next_hash: set[str] = field(default_factory=set)
+    silent_until_ms: int = 0
+
+    def take_drop(self, asset_id: str) -> bool:
+        """Whether to withhold this asset's delta (consumes the fault)."""
+        if asset_id in self.drop_next_delta:
+            self.drop_next_delta.discard(asset_id)
+            return True
+        return False
+
+    def maybe_corrupt(self, asset_id: str, digest: str) -> str:
+        """The hash to send: ``digest``, or a wrong one when a corruption is pending for the asset."""
+        if self.corrupt_next_hash and asset_id in self.corrupt_next_hash:
+            self.corrupt_next_hash.discard(asset_id)
+            return hashlib.sha1(("corrupt:" + digest).encode()).hexdigest()
+        return digest
+
+    def silent(self, now_ms: int) -> bool:
+        return now_ms < self.silent_until_ms
+
+    def clear(self) -> None:
+        self.drop_next_delta.clear()
+        self.corrupt_next_hash.clear()
+        self.silent_until_ms = 0

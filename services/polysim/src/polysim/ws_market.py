@@ -1,0 +1,191 @@
+"""The market channel ``/ws/market``: subscriptions, the initial dump, fan-out, PING/PONG, faults.
+
+Protocol (the venue's): the client's first message is ``{"assets_ids": [...], "type": "market",
+"custom_feature_enabled": bool}``; the answer is one JSON array with a ``book`` per known asset, then the
+live events. ``{"assets_ids": [...], "operation": "subscribe"|"unsubscribe"}`` changes the set later (a
+subscribe is answered with the new assets' books). At most ``max_assets_per_socket`` assets per connection:
+beyond that the server answers an error and closes. Text ``PING`` is answered ``PONG`` (even while the
+silent-socket fault holds back market data).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from polysim.market_wire import MarketMessage
+
+if TYPE_CHECKING:
+    from polysim.context import SimContext
+
+_QUEUE_LIMIT = 50_000  # a client this far behind is cut off, as the venue would
+
+
+class MarketSubscriber:
+    __slots__ = ("assets", "closing", "custom", "queue", "ws")
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+        self.assets: set[str] = set()
+        self.custom = False
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.closing = False
+
+    def push(self, text: str) -> None:
+        if self.closing:
+            return
+        if self.queue.qsize() >= _QUEUE_LIMIT:
+            self.close()
+            return
+        self.queue.put_nowait(text)
+
+    def close(self) -> None:
+        if not self.closing:
+            self.closing = True
+            self.queue.put_nowait(None)
+
+
+class MarketHub:
+    """Fans the engine's market messages out to subscribers of their assets."""
+
+    def __init__(self, ctx: SimContext) -> None:
+        self.ctx = ctx
+        self.by_asset: dict[str, set[MarketSubscriber]] = {}
+        self.subscribers: set[MarketSubscriber] = set()
+        self.sent = 0
+        ctx.engine.wire.sinks.append(self.on_message)
+
+    def on_message(self, message: MarketMessage) -> None:
+        if not self.subscribers:
+            return
+        faults = self.ctx.engine.faults
+        if faults.silent_until_ms and faults.silent(self.ctx.clock.now_ms()):
+            return
+        targets: list[MarketSubscriber] = []
+        for asset in message.assets:
+            subs = self.by_asset.get(asset)
+            if subs:
+                targets.extend(s for s in subs if s not in targets)
+        for sub in targets:
+            if message.custom_only and not sub.custom:
+                continue
+            text = message.text_for(sub.assets)
+            if text is not None:
+                sub.push(text)
+                self.sent += 1
+
+    def dump(self, assets: list[str]) -> str | None:
+        """The initial-dump array of ``book``s for the known assets among ``assets``."""
+        engine = self.ctx.engine
+        books = []
+        for asset in assets:
+            found = engine.token_book(asset)
+            if found is not None:
+                book, ti = found
+                books.append(engine.wire.book_text(book, ti, book.updated_ms, dump=True))
+        return "[" + ",".join(books) + "]" if books else None
+
+    def add(self, sub: MarketSubscriber, assets: list[str]) -> None:
+        new = [a for a in dict.fromkeys(assets) if a not in sub.assets]
+        for a in new:
+            sub.assets.add(a)
+            self.by_asset.setdefault(a, set()).add(sub)
+        text = self.dump(new)
+        if text is not None:
+            sub.push(text)
+
+    def remove(self, sub: MarketSubscriber, assets: list[str]) -> None:
+        for a in assets:
+            sub.assets.discard(a)
+            subs = self.by_asset.get(a)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del self.by_asset[a]
+
+    def detach(self, sub: MarketSubscriber) -> None:
+        self.remove(sub, list(sub.assets))
+        self.subscribers.discard(sub)
+
+    def drop_all(self) -> int:
+        """Fault injection: close every market connection; returns how many."""
+        subs = list(self.subscribers)
+        for sub in subs:
+            sub.close()
+        return len(subs)
+
+
+def _parse(text: str) -> dict[str, Any] | None:
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) else None
+
+
+async def _writer(sub: MarketSubscriber) -> None:
+    queue = sub.queue
+    ws = sub.ws
+    while True:
+        text = await queue.get()
+        if text is None:
+            with contextlib.suppress(Exception):
+                await ws.close(code=1011)
+            return
+        await ws.send_text(text)
+
+
+def build_market_ws_router(ctx: SimContext) -> APIRouter:
+    """The ``/ws/market`` route bound to ``ctx``."""
+    router = APIRouter()
+
+    @router.websocket("/ws/market")
+    async def market_ws(ws: WebSocket) -> None:
+        hub = ctx.hub
+        assert hub is not None
+        await ws.accept()
+        sub = MarketSubscriber(ws)
+        hub.subscribers.add(sub)
+        writer = asyncio.create_task(_writer(sub))
+        limit = ctx.config.max_assets_per_socket
+        try:
+            while not writer.done():
+                receive = asyncio.ensure_future(ws.receive_text())
+                done, _ = await asyncio.wait({receive, writer}, return_when=asyncio.FIRST_COMPLETED)
+                if receive not in done:
+                    receive.cancel()
+                    break
+                text = receive.result()
+                if text.strip() == "PING":
+                    sub.push("PONG")  # answered even while the silent-socket fault holds data back
+                    continue
+                message = _parse(text)
+                if message is None:
+                    continue
+                assets = [str(a) for a in message.get("assets_ids") or []]
+                if "custom_feature_enabled" in message:
+                    sub.custom = bool(message["custom_feature_enabled"])
+                operation = str(message.get("operation") or "subscribe").lower()
+                if operation == "unsubscribe":
+                    hub.remove(sub, assets)
+                    continue
+                if len(sub.assets | set(assets)) > limit:
+                    sub.push(json.dumps({"error": f"too many assets: at most {limit} per connection"}))
+                    sub.close()
+                    continue
+                hub.add(sub, assets)
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            hub.detach(sub)
+            sub.close()
+            if not writer.done():
+                with contextlib.suppress(asyncio.TimeoutError, Exception):
+                    await asyncio.wait_for(writer, 1.0)
+            writer.cancel()
+
+    return router
