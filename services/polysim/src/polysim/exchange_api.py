@@ -19,6 +19,19 @@ NOTE from the trading side (H1b), additive changes — please implement in the e
     "no orders found to match with FAK order. FAK orders are partially filled or killed if no match is found."
     (the trading side returns them as HTTP 400 ``{"error": msg}``). The trading side already rejects
     duplicates, off-tick prices, sizes below the minimum and bad signatures before calling ``place``.
+
+NOTE from the engine side (market helper), all in place as of commit d94d389:
+  * ``polysim.context.SimContext``: ``ctx.exchange`` (property → ``polysim.engine.Engine``), ``ctx.config``
+    (``polysim.config.SimConfig``: seed, chain_id, accept_v1_orders, starting_balance, starting_shares,
+    rate_limits…), ``ctx.clock`` (``SimClock``: ``ctx.clock.now_ms()``, also callable), ``ctx.hub`` (market ws).
+  * ``polysim.app.build_app`` mounts your ``build_private_router``, ``build_user_ws_router`` and calls
+    ``http_faults.install``; it then sets ``state_of(ctx).config.rate_limits_enabled = ctx.config.rate_limits``.
+  * Engine: all the above implemented. ``balance()`` is the account's total (open orders' reservations
+    included, like an on-chain balance); ``place`` also refuses "the market is not accepting orders".
+    TradeEvents are emitted MATCHED → MINED → CONFIRMED (``mined_delay_ms``/``confirmed_delay_ms`` in
+    SimConfig); ``transaction_hash`` stays "". Crowd (simulated) makers appear in ``maker_orders`` with owner "".
+  * Tests: ``polysim.harness.running_sim(**SimConfig overrides)`` / fixture ``sim`` in tests/polysim/conftest.py;
+    ``sim.fund(api_key, usdc=…, positions={token: shares})`` sets holdings.
 """
 
 from __future__ import annotations
