@@ -1,0 +1,163 @@
+"""Offline replay of a recorded market-channel JSONL through the live parser and book state machine.
+
+One frame per line (a JSON object or an array; ``PONG`` and blank lines skipped). The same
+``parse_market_frame`` and ``MarketBooks`` the ingestor runs rebuild the books of ``market_id``; nothing
+is fetched: a resync is counted and the next snapshot in the file (a websocket ``book`` or an inline REST
+``/book`` body) completes it. The clock is the recording's own: ``now_ms`` is the newest venue timestamp
+seen so far, and at the end pending hash checks are expired so each ends as ok, mismatch or superseded.
+
+``ReplayRun`` is pure (feed lines, read the summary, collect rows); ``replay_file`` adds the file and an
+optional ``BookSink`` (``polybot.store.book_tables``) to persist the reconstructed events and snapshots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from polybot.domain.book_effects import (
+    COUNTED_RESYNC_REASONS,
+    Applied,
+    Effect,
+    HashChecked,
+    Snapshot,
+    StartResync,
+)
+from polybot.domain.book_events import MarketEvent, NewMarket
+from polybot.domain.book_sync import BookSync, SyncConfig
+from polybot.domain.book_verify import MarketMeta
+from polybot.domain.market_books import MarketBooks
+from polybot.venue.market_parse import InvalidMessage, parse_market_frame
+
+BATCH_ROWS = 1000
+
+
+class BookSink(Protocol):
+    """Where replay results go (SQLite or PostgreSQL; see ``polybot.store.book_tables``)."""
+
+    async def write(self, events: list[Applied], snapshots: list[Snapshot], status: list[BookSync]) -> None: ...
+
+
+@dataclass(slots=True)
+class ReplayCounts:
+    frames: int = 0
+    events: int = 0
+    invalid: int = 0
+    hash_checked: int = 0
+    hash_ok: int = 0
+    hash_mismatch: int = 0
+    resyncs: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTED_RESYNC_REASONS, 0))
+
+
+class ReplayRun:
+    """Replays frames of one market; collects effects as pending rows for a sink."""
+
+    def __init__(self, market_id: str, meta: MarketMeta, config: SyncConfig | None = None) -> None:
+        self.market_id = market_id
+        self.books = MarketBooks(config, resync_min_interval_ms=0, default_meta=meta, auto_add=True)
+        self.counts = ReplayCounts()
+        self.invalid: list[tuple[int, InvalidMessage]] = []
+        self.now_ms = 0
+        self.events_out: list[Applied] = []
+        self.snapshots_out: list[Snapshot] = []
+
+    def feed_line(self, line: str, line_no: int = 0) -> list[Effect]:
+        """Replay one recorded frame; returns the effects it produced."""
+        if not line.strip():
+            return []
+        self.counts.frames += 1
+        parsed = parse_market_frame(line)
+        for bad in parsed.invalid:
+            self.invalid.append((line_no, bad))
+        self.counts.invalid += len(parsed.invalid)
+        effects: list[Effect] = []
+        for event in parsed.events:
+            if not self._mine(event):
+                continue
+            self.counts.events += 1
+            self.now_ms = max(self.now_ms, getattr(event, "ts_ms", 0))
+            effects.extend(self.books.feed(_stamped(event, self.now_ms), self.now_ms))
+        self._collect(effects)
+        return effects
+
+    def finish(self) -> list[Effect]:
+        """Expire the hash checks still waiting for a ``last_trade_price``."""
+        effects = self.books.tick(self.now_ms + self.books.config.ltp_window_ms + 1)
+        self._collect(effects)
+        return effects
+
+    def take_rows(self) -> tuple[list[Applied], list[Snapshot]]:
+        events, snaps = self.events_out, self.snapshots_out
+        self.events_out, self.snapshots_out = [], []
+        return events, snaps
+
+    def summary(self) -> dict[str, Any]:
+        """The ``--json`` summary; prices as the venue's strings, ``None`` for an empty side."""
+        c = self.counts
+        books: dict[str, Any] = {}
+        for sync in self.books:
+            bb, ba = sync.book.best_bid(), sync.book.best_ask()
+            books[sync.asset_id] = {
+                "best_bid": bb.raw_price if bb else None,
+                "best_ask": ba.raw_price if ba else None,
+                "bid_levels": sync.book.bid_levels,
+                "ask_levels": sync.book.ask_levels,
+                "hash": sync.hash,
+                "state": sync.state.value,
+                "seq": sync.seq,
+            }
+        return {
+            "market_id": self.market_id,
+            "frames": c.frames,
+            "events": c.events,
+            "applied": sum(s.stats.deltas + s.stats.snapshots for s in self.books),
+            "invalid": c.invalid,
+            "hash_checked": c.hash_checked,
+            "hash_ok": c.hash_ok,
+            "hash_mismatch": c.hash_mismatch,
+            "resyncs": dict(c.resyncs),
+            "books": books,
+        }
+
+    def _mine(self, event: MarketEvent) -> bool:
+        if isinstance(event, NewMarket):
+            return False
+        return event.market == self.market_id
+
+    def _collect(self, effects: Iterable[Effect]) -> None:
+        c = self.counts
+        for fx in effects:
+            if isinstance(fx, Applied):
+                self.events_out.append(fx)
+            elif isinstance(fx, Snapshot):
+                self.snapshots_out.append(fx)
+            elif isinstance(fx, HashChecked):
+                c.hash_checked += 1
+                c.hash_ok += fx.result == "ok"
+                c.hash_mismatch += fx.result == "mismatch"
+            elif isinstance(fx, StartResync) and not fx.restart and fx.reason in c.resyncs:
+                c.resyncs[fx.reason] += 1
+
+
+def _stamped(event: MarketEvent, now_ms: int) -> MarketEvent:
+    """Recordings have no receive time: use the replay clock."""
+    from dataclasses import replace
+
+    return replace(event, recv_ts_ms=now_ms)
+
+
+async def replay_file(path: Path, market_id: str, meta: MarketMeta, sink: BookSink | None = None,
+                      config: SyncConfig | None = None) -> ReplayRun:
+    """Replay ``path`` (JSONL) for ``market_id``, writing rows to ``sink`` in batches; return the run."""
+    run = ReplayRun(market_id, meta, config)
+    with path.open(encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, 1):
+            run.feed_line(line, line_no)
+            if sink is not None and len(run.events_out) + len(run.snapshots_out) >= BATCH_ROWS:
+                await sink.write(*run.take_rows(), [])
+    run.finish()
+    if sink is not None:
+        await sink.write(*run.take_rows(), list(run.books))
+    return run

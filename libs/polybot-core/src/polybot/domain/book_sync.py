@@ -1,0 +1,383 @@
+"""The per-asset book state machine: snapshots, deltas, resyncs and hash verification. Pure.
+
+States and what moves between them (the ``_TABLE`` below is the whole truth; anything not in it raises
+``BookSyncError`` and changes nothing)::
+
+    awaiting_snapshot --book--> live
+    awaiting_snapshot --delta--> resyncing(first_delta)       the delta is buffered
+    live --delta with a hash nothing explains--> resyncing(checksum)
+    live --tick_size_change--> resyncing(tick_size)           no quoting until a new snapshot
+    live --resync request--> resyncing(<reason>)
+    resyncing --book (ws or REST)--> live                     then the buffered deltas newer than it
+    any but disconnected --connection lost--> disconnected    buffer dropped
+    disconnected --connection restored--> resyncing(gap)      (awaiting_snapshot if it never had a book)
+
+Rules:
+
+- **seq.** Every change to the book is an ``Applied`` effect whose ``seq`` is the previous one + 1: venue
+  deltas, and the difference a replacing snapshot makes (a snapshot equal to our book makes none). A
+  ``Snapshot`` carries the seq of the last change it includes, so a consumer that follows deltas never
+  misses a replacement, and one that starts cold loads a snapshot and applies the deltas above its seq.
+- **Resync** = buffer deltas (at most ``max_buffered``) while the shell fetches REST ``/book``; any
+  snapshot completes it, websocket or REST. Buffered deltas *newer* than the snapshot (timestamp greater,
+  and after any buffered delta whose hash equals the snapshot's) are then applied through the normal live
+  path, hash checks included. A REST book older than the last delta it must cover (the last applied one
+  before the resync, or the last dropped by an overflow) is stale: discarded, and the resync restarts.
+  Overflow drops the buffer and restarts the resync.
+- **After a REST book** deltas at or before its timestamp are already included and are discarded.
+- **Hashes.** Every book and every delta carrying a hash is verified (``book_verify``); a mismatch on a
+  websocket book or a delta starts a checksum resync, a mismatch on a REST book is only reported (it *is*
+  the resync). An F10 hash no known ``last_trade_price`` explains stays pending for ``ltp_window_ms``;
+  only expiry (checked on every input and by ``tick``) makes it a mismatch.
+- **Time.** ``now_ms`` is passed in; venue timestamps order books and deltas, ``now_ms`` only drives the
+  pending-check windows and the resync timestamps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from polybot.domain.book import L2Book, LevelChange
+from polybot.domain.book_effects import (
+    Applied,
+    AppliedSource,
+    BookState,
+    Discarded,
+    Effect,
+    HashChecked,
+    HashResult,
+    ResyncReason,
+    Snapshot,
+    StartResync,
+    StateChanged,
+    SyncStats,
+)
+from polybot.domain.book_events import LastTrade, TickSizeChanged, VenueBook, VenueDelta
+from polybot.domain.book_hash import ALL_LAYOUTS, HashLayout
+from polybot.domain.book_verify import (
+    V1_TS_OFFSETS_MS,
+    HashMatch,
+    HashSubject,
+    HashVerifier,
+    MarketMeta,
+    PendingCheck,
+    implied_ltps,
+)
+
+
+class BookSyncError(RuntimeError):
+    """An input the current state does not accept (or meant for another asset); nothing was changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLost:
+    """The websocket carrying the asset went down."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRestored:
+    """The websocket is up and resubscribed again."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResyncRequested:
+    """An explicit request to re-snapshot (operator, control message, cadence)."""
+
+    reason: ResyncReason = "manual"
+
+
+SyncInput = VenueBook | VenueDelta | TickSizeChanged | LastTrade | ConnectionLost | ConnectionRestored | ResyncRequested
+
+
+@dataclass(frozen=True, slots=True)
+class SyncConfig:
+    """Tuning for every asset's machine."""
+
+    max_buffered: int = 2000
+    ltp_window_ms: int = 2000
+    max_pending_checks: int = 64
+    layouts: tuple[HashLayout, ...] = ALL_LAYOUTS
+    verify_hashes: bool = True
+
+
+_S = BookState
+_Handler = Callable[["BookSync", SyncInput, int, list[Effect]], None]
+
+
+class BookSync:
+    """The state machine of one asset's book. Feed inputs with ``handle``; act on the returned effects."""
+
+    def __init__(self, asset_id: str, market: str, meta: MarketMeta | None = None,
+                 config: SyncConfig | None = None, *, seq: int = 0) -> None:
+        self.asset_id = asset_id
+        self.market = market
+        self.meta = meta or MarketMeta()
+        self.config = config or SyncConfig()
+        self.state = BookState.AWAITING_SNAPSHOT
+        self.seq = seq
+        self.book = L2Book()
+        self.has_book = False
+        self.book_ts_ms = 0
+        self.hash: str | None = None
+        self.resync_reason: ResyncReason | None = None
+        self.stats = SyncStats()
+        self.verifier = HashVerifier(self.config.layouts, self.config.ltp_window_ms, self.config.max_pending_checks)
+        self._buffer: list[VenueDelta] = []
+        self._min_snapshot_ts = 0
+        self._included_until_ts: int | None = None
+
+    # --- public API -----------------------------------------------------------------------------------------
+    def handle(self, event: SyncInput, now_ms: int) -> list[Effect]:
+        """Apply one input; return the effects in order. Raises ``BookSyncError`` (changing nothing)
+        when the input is not allowed in the current state or names another asset."""
+        handler = _TABLE.get((self.state, type(event)))
+        if handler is None:
+            raise BookSyncError(f"{type(event).__name__} is not allowed in state {self.state.value}")
+        asset = getattr(event, "asset_id", self.asset_id)
+        if asset != self.asset_id:
+            raise BookSyncError(f"event for asset {asset} fed to the book of {self.asset_id}")
+        effects: list[Effect] = []
+        self._expire(now_ms, effects)
+        _TABLE[(self.state, type(event))](self, event, now_ms, effects)
+        return effects
+
+    def tick(self, now_ms: int) -> list[Effect]:
+        """Expire pending hash checks whose ltp window has passed (call every few hundred ms)."""
+        effects: list[Effect] = []
+        self._expire(now_ms, effects)
+        return effects
+
+    def set_meta(self, meta: MarketMeta) -> None:
+        """Replace the market metadata used for hashing (from gamma tables / the CLOB market)."""
+        self.meta = meta
+
+    def snapshot(self, reason: str = "periodic") -> Snapshot | None:
+        """The current book as a ``Snapshot`` (``None`` before the first book)."""
+        if not self.has_book:
+            return None
+        return Snapshot(self.asset_id, self.market, self.seq, self.book_ts_ms, self.book.bids_best_first(),
+                        self.book.asks_best_first(), self.meta.tick_size, self.meta.min_order_size,
+                        self.meta.neg_risk, self.hash, reason)
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    # --- handlers -------------------------------------------------------------------------------------------
+    def _on_book(self, ev: SyncInput, now_ms: int, fx: list[Effect]) -> None:
+        assert isinstance(ev, VenueBook)
+        if ev.source == "rest" and self.has_book:
+            floor = self.book_ts_ms if self.state is _S.LIVE else self._min_snapshot_ts
+            if ev.ts_ms < floor:
+                fx.append(Discarded(self.asset_id, self.market, "rest_book", "stale", now_ms))
+                if self.state is _S.RESYNCING:
+                    fx.append(self._resync_effect(now_ms, restart=True))
+                return
+        self._take_meta(ev)
+        for check in self.verifier.take_pending():
+            fx.append(self._checked(check.kind, check.seq, check.ts_ms, "superseded"))
+        changes = self.book.diff_to(ev.bids, ev.asks)
+        self.book.replace(ev.bids, ev.asks)
+        self.has_book = True
+        self.book_ts_ms = ev.ts_ms
+        self.hash = ev.hash
+        self.stats.snapshots += 1
+        self.stats.last_update_ts_ms = ev.ts_ms
+        if changes:
+            self.seq += 1
+            source: AppliedSource = "rest" if ev.source == "rest" else "book"
+            fx.append(self._applied(ev.ts_ms, ev.recv_ts_ms, changes, ev.hash, source))
+        if ev.last_trade_price is not None:
+            self.verifier.note_ltp(ev.last_trade_price)
+        mismatch = False
+        if ev.hash and self.config.verify_hashes:
+            result = self.verifier.verify(self._subject(ev.timestamp), ev.hash, kind="book", seq=self.seq,
+                                          ts_ms=ev.ts_ms, now_ms=now_ms, own_ltp=ev.last_trade_price)
+            mismatch = result is None
+            self._report(result, "book", ev.ts_ms, fx)
+        old = self.state
+        reason = "initial" if old is _S.AWAITING_SNAPSHOT else (
+            self.resync_reason or "book" if old is _S.RESYNCING else ev.source)
+        snap = self.snapshot(reason)
+        assert snap is not None
+        fx.append(snap)
+        self._included_until_ts = ev.ts_ms if ev.source == "rest" else None
+        buffered, self._buffer = self._buffer, []
+        if old is not _S.LIVE:
+            self._move(_S.LIVE, reason, now_ms, fx)
+            self.resync_reason = None
+        if mismatch and ev.source == "ws":
+            self._start_resync("checksum", now_ms, fx)
+        for delta in self._newer_than(buffered, ev):
+            _TABLE[(self.state, VenueDelta)](self, delta, now_ms, fx)
+
+    def _on_delta_live(self, ev: SyncInput, now_ms: int, fx: list[Effect]) -> None:
+        assert isinstance(ev, VenueDelta)
+        if self._included_until_ts is not None:
+            if ev.ts_ms <= self._included_until_ts:
+                fx.append(Discarded(self.asset_id, self.market, "delta", "included_in_rest_book", now_ms))
+                return
+            self._included_until_ts = None
+        for change in ev.changes:
+            self.book.apply(change)
+        self.seq += 1
+        self.book_ts_ms = ev.ts_ms
+        self.hash = ev.hash
+        self.stats.deltas += 1
+        self.stats.last_update_ts_ms = ev.ts_ms
+        fx.append(self._applied(ev.ts_ms, ev.recv_ts_ms, ev.changes, ev.hash, "price_change"))
+        if not ev.hash or not self.config.verify_hashes:
+            return
+        prices = [c.price for c in ev.changes]
+        prices.extend(p for p in (ev.best_bid, ev.best_ask) if p is not None)
+        result = self.verifier.verify(
+            self._subject(ev.timestamp), ev.hash, kind="delta", seq=self.seq, ts_ms=ev.ts_ms, now_ms=now_ms,
+            ts_offsets=(0,) if ev.shape == "v2" else V1_TS_OFFSETS_MS, implied=implied_ltps(prices))
+        if isinstance(result, HashMatch):
+            for check in self.verifier.take_pending():
+                fx.append(self._checked(check.kind, check.seq, check.ts_ms, "superseded"))
+        self._report(result, "delta", ev.ts_ms, fx)
+        if result is None:
+            self._start_resync("checksum", now_ms, fx)
+
+    def _on_delta_first(self, ev: SyncInput, now_ms: int, fx: list[Effect]) -> None:
+        assert isinstance(ev, VenueDelta)
+        self._start_resync("first_delta", now_ms, fx)
+        self._buffer.append(ev)
+
+    def _on_delta_buffer(self, ev: SyncInput, now_ms: int, fx: list[Effect]) -> None:
+        assert isinstance(ev, VenueDelta)
+        if len(self._buffer) >= self.config.max_buffered:
+            # The fetch in flight cannot cover what is dropped here: it must be newer than this delta.
+            self._buffer.clear()
+            self._min_snapshot_ts = ev.ts_ms
+            self.stats.buffer_overflows += 1
+            fx.append(self._resync_effect(now_ms, restart=True))
+            return
+        self._buffer.append(ev)
+
+    def _on_delta_disconnected(self, ev: SyncInput, now_ms: int, fx: list[Effect]) -> None:
+        fx.append(Discarded(self.asset_id, self.market, "delta", "disconnected", now_ms))
+
+    def _on_book_disconnected(self, ev: SyncInput, now_ms: int, fx: list[Effect]) -> None:
+        fx.append(Discarded(self.asset_id, self.market, "book", "disconnected", now_ms))
+
+    def _on_tick_size(self, ev: SyncInput, now_ms: int, fx: list[Effect]) -> None:
+        assert isinstance(ev, TickSizeChanged)
+        self.meta = replace(self.meta, tick_size=ev.new_tick_size)
+        if self.state is _S.LIVE:
+            self._start_resync("tick_size", now_ms, fx)
+
+    def _on_last_trade(self, ev: SyncInput, now_ms: int, fx: list[Effect]) -> None:
+        assert isinstance(ev, LastTrade)
+        for check, match in self.verifier.on_last_trade(ev.price, ev.raw_price):
+            fx.append(self._checked(check.kind, check.seq, check.ts_ms, "ok", match, deferred=True))
+
+    def _on_lost(self, ev: SyncInput, now_ms: int, fx: list[Effect]) -> None:
+        self._buffer.clear()
+        self._included_until_ts = None
+        for check in self.verifier.take_pending():
+            fx.append(self._checked(check.kind, check.seq, check.ts_ms, "superseded"))
+        self._move(_S.DISCONNECTED, "connection_lost", now_ms, fx)
+
+    def _on_restored(self, ev: SyncInput, now_ms: int, fx: list[Effect]) -> None:
+        if self.has_book:
+            self._start_resync("gap", now_ms, fx)
+        else:
+            self._move(_S.AWAITING_SNAPSHOT, "connection_restored", now_ms, fx)
+
+    def _on_request(self, ev: SyncInput, now_ms: int, fx: list[Effect]) -> None:
+        assert isinstance(ev, ResyncRequested)
+        self._start_resync(ev.reason, now_ms, fx)
+
+    def _ignore(self, ev: SyncInput, now_ms: int, fx: list[Effect]) -> None:
+        """Accepted and deliberately without effect (e.g. a resync request while already resyncing)."""
+
+    # --- internals ------------------------------------------------------------------------------------------
+    def _start_resync(self, reason: ResyncReason, now_ms: int, fx: list[Effect]) -> None:
+        for check in self.verifier.take_pending():
+            fx.append(self._checked(check.kind, check.seq, check.ts_ms, "superseded"))
+        self.resync_reason = reason
+        self._min_snapshot_ts = self.book_ts_ms if self.has_book else 0
+        self._included_until_ts = None
+        if reason in self.stats.resyncs:
+            self.stats.resyncs[reason] += 1
+        self._move(_S.RESYNCING, reason, now_ms, fx)
+        fx.append(self._resync_effect(now_ms))
+
+    def _resync_effect(self, now_ms: int, restart: bool = False) -> StartResync:
+        return StartResync(self.asset_id, self.market, self.resync_reason or "manual", now_ms, now_ms, restart)
+
+    def _move(self, new: BookState, reason: str | None, now_ms: int, fx: list[Effect]) -> None:
+        if new is not self.state:
+            fx.append(StateChanged(self.asset_id, self.market, self.state, new, reason, now_ms))
+            self.state = new
+
+    def _expire(self, now_ms: int, fx: list[Effect]) -> None:
+        expired = self.verifier.expire(now_ms)
+        for check in expired:
+            fx.append(self._checked(check.kind, check.seq, check.ts_ms, "mismatch"))
+        if expired and self.state is _S.LIVE:
+            self._start_resync("checksum", now_ms, fx)
+
+    def _take_meta(self, ev: VenueBook) -> None:
+        meta = self.meta
+        if ev.tick_size:
+            meta = replace(meta, tick_size=ev.tick_size)
+        if ev.min_order_size:
+            meta = replace(meta, min_order_size=ev.min_order_size)
+        if ev.neg_risk is not None:
+            meta = replace(meta, neg_risk=ev.neg_risk)
+        self.meta = meta
+
+    def _subject(self, timestamp: str) -> HashSubject:
+        return HashSubject(self.market, self.asset_id, timestamp, self.book.levels_json(), self.meta)
+
+    def _newer_than(self, buffered: list[VenueDelta], book: VenueBook) -> list[VenueDelta]:
+        start = 0
+        if book.hash:
+            for i, delta in enumerate(buffered):
+                if delta.hash == book.hash:
+                    start = i + 1
+        return [d for d in buffered[start:] if d.ts_ms > book.ts_ms]
+
+    def _applied(self, ts_ms: int, recv_ts_ms: int, changes: tuple[LevelChange, ...], hash_: str | None,
+                 source: AppliedSource) -> Applied:
+        bb, ba = self.book.best_bid(), self.book.best_ask()
+        return Applied(self.asset_id, self.market, self.seq, ts_ms, recv_ts_ms, changes, hash_,
+                       bb.price if bb else None, ba.price if ba else None, source)
+
+    def _checked(self, kind: str, seq: int, ts_ms: int, result: HashResult, match: HashMatch | None = None,
+                 deferred: bool = False) -> HashChecked:
+        return HashChecked(self.asset_id, self.market, "book" if kind == "book" else "delta", seq, ts_ms, result,
+                           match.layout if match else None, match.ltp if match else None,
+                           match.ts_offset_ms if match else 0, deferred)
+
+    def _report(self, result: HashMatch | PendingCheck | None, kind: str, ts_ms: int, fx: list[Effect]) -> None:
+        if isinstance(result, HashMatch):
+            fx.append(self._checked(kind, self.seq, ts_ms, "ok", result))
+        elif result is None:
+            fx.append(self._checked(kind, self.seq, ts_ms, "mismatch"))
+
+
+_ALIVE = (_S.AWAITING_SNAPSHOT, _S.LIVE, _S.RESYNCING)
+_TABLE: dict[tuple[BookState, type], _Handler] = {
+    (_S.AWAITING_SNAPSHOT, VenueBook): BookSync._on_book,
+    (_S.LIVE, VenueBook): BookSync._on_book,
+    (_S.RESYNCING, VenueBook): BookSync._on_book,
+    (_S.DISCONNECTED, VenueBook): BookSync._on_book_disconnected,
+    (_S.AWAITING_SNAPSHOT, VenueDelta): BookSync._on_delta_first,
+    (_S.LIVE, VenueDelta): BookSync._on_delta_live,
+    (_S.RESYNCING, VenueDelta): BookSync._on_delta_buffer,
+    (_S.DISCONNECTED, VenueDelta): BookSync._on_delta_disconnected,
+    (_S.AWAITING_SNAPSHOT, ResyncRequested): BookSync._on_request,
+    (_S.LIVE, ResyncRequested): BookSync._on_request,
+    (_S.RESYNCING, ResyncRequested): BookSync._ignore,
+    (_S.DISCONNECTED, ResyncRequested): BookSync._ignore,
+    (_S.DISCONNECTED, ConnectionLost): BookSync._ignore,
+    (_S.DISCONNECTED, ConnectionRestored): BookSync._on_restored,
+    **{(s, TickSizeChanged): BookSync._on_tick_size for s in (*_ALIVE, _S.DISCONNECTED)},
+    **{(s, LastTrade): BookSync._on_last_trade for s in (*_ALIVE, _S.DISCONNECTED)},
+    **{(s, ConnectionLost): BookSync._on_lost for s in _ALIVE},
+}
