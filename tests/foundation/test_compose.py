@@ -29,6 +29,12 @@ def test_compose_has_every_service_up_runs_with_its_module_and_port() -> None:
         build = svc["build"]
         assert isinstance(build, dict) and build["args"]["MODULE"] == spec.module
         assert f"{spec.port}:{spec.port}" in svc["ports"]  # type: ignore[operator]
+        if spec.name == "polysim":
+            command = svc["command"]
+            assert isinstance(command, list)
+            assert command[:5] == ["python", "-m", "polysim", "--host", "0.0.0.0"]
+            assert command[5:] == list(spec.args[2:])  # same port, seed and market count
+            continue
         env = svc["environment"]
         assert isinstance(env, dict) and env["PORT"] == str(spec.port)
         assert env["POLYBOT_MODE"] == "paper"

@@ -46,8 +46,8 @@ def test_up_starts_the_stack_and_sigint_leaves_nothing(tmp_path: Path) -> None:
                 break
         took = time.monotonic() - t0
         assert proc.poll() is None, "".join(lines)
-        table = [ln for ln in lines if re.match(r"^(gamma-sync|ingestor|quoter|executor)\s+\d+", ln)]
-        assert len(table) >= 4, "".join(lines)
+        table = [ln for ln in lines if re.match(r"^(polysim|gamma-sync|ingestor|quoter|executor)\s+\d+", ln)]
+        assert len(table) == 5, "".join(lines)
         pids = [int(ln.split()[1]) for ln in table]
         assert all(_alive(p) for p in pids)
         children = psutil.Process(proc.pid).children(recursive=True)

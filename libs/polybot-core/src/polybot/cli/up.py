@@ -31,16 +31,27 @@ class ServiceSpec:
     name: str
     module: str
     port: int
+    args: tuple[str, ...] = ()
+    ready_path: str = "/readyz"
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
 
-def stack(settings: Settings) -> list[ServiceSpec]:
-    """The processes ``up`` runs, in start order (keep docker-compose.yml in step with this)."""
+def stack(settings: Settings, *, with_sim: bool = True) -> list[ServiceSpec]:
+    """The processes ``up`` runs, in start order (keep docker-compose.yml in step with this).
+
+    In paper mode the local Polymarket simulator comes first, so the services have a venue to talk to.
+    """
     ops = settings.ops
-    return [
+    sim = settings.sim
+    sim_spec = ServiceSpec(
+        "polysim", "polysim", sim.port,
+        ("--host", sim.host, "--port", str(sim.port), "--seed", str(sim.seed), "--markets", str(sim.markets)),
+        ready_path="/time",
+    )
+    return [*([sim_spec] if with_sim else []),
         ServiceSpec("gamma-sync", "polybot_gamma_sync", ops.gamma_sync),
         ServiceSpec("ingestor", "polybot_ingestor", ops.ingestor),
         ServiceSpec("quoter", "polybot_quoter", ops.quoter),
@@ -53,7 +64,19 @@ def register(sub: Any) -> None:
     p.add_argument("--config", default=None, help="TOML settings file (default config/service.toml)")
     p.add_argument("--ready-timeout", type=float, default=60.0, help="seconds to wait for every /readyz")
     p.add_argument("--exit-when-ready", action="store_true", help="stop everything once all are ready (smoke test)")
+    p.add_argument("--no-sim", action="store_true", help="do not start polysim (the services use the configured venue)")
     p.set_defaults(handler=run)
+
+
+def _sim_env(settings: Settings) -> dict[str, str]:
+    """Point every service at the simulator ``up`` starts (docker-compose.yml does the same)."""
+    base = f"http://{settings.sim.host}:{settings.sim.port}"
+    return {
+        "POLYBOT_INGESTOR__CLOB_REST_URL": base,
+        "POLYBOT_INGESTOR__CLOB_WS_URL": f"ws://{settings.sim.host}:{settings.sim.port}/ws/market",
+        "POLYBOT_GAMMA__GAMMA_URL": f"{base}/gamma",
+        "POLYBOT_GAMMA__CLOB_URL": base,
+    }
 
 
 def _pid_dir(settings: Settings) -> Path:
@@ -90,7 +113,7 @@ def _wait_ready(specs: list[ServiceSpec], procs: dict[str, subprocess.Popen[byte
                 if procs[name].poll() is not None:
                     raise RuntimeError(f"{name} exited with code {procs[name].returncode} before becoming ready")
                 try:
-                    if client.get(f"{spec.url}/readyz").status_code == 200:
+                    if client.get(f"{spec.url}{spec.ready_path}").status_code == 200:
                         del pending[name]
                 except httpx.HTTPError:
                     pass
@@ -123,7 +146,8 @@ def _print_table(
           f"PostgreSQL {infra.database_url} [{infra.database_source}])\n")
     print(f"{'SERVICE':<12} {'PID':>7} {'PORT':>6}  URL")
     for s in specs:
-        print(f"{s.name:<12} {procs[s.name].pid:>7} {s.port:>6}  {s.url}/status  {s.url}/metrics")
+        links = f"{s.url}/status  {s.url}/metrics" if s.ready_path == "/readyz" else f"{s.url}  (gamma: {s.url}/gamma)"
+        print(f"{s.name:<12} {procs[s.name].pid:>7} {s.port:>6}  {links}")
     print("\nCtrl-C stops everything.", flush=True)
 
 
@@ -141,13 +165,17 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     infra = resolve_infra(settings.nats_url, settings.database_url, settings.state_dir)
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    specs = stack(settings)
+    if settings.mode == "live" and not args.no_sim:
+        print("error: mode is live; refusing to start the simulator beside live services (use --no-sim)",
+              file=sys.stderr)
+        return 2
+    specs = stack(settings, with_sim=not args.no_sim)
     try:
         asyncio.run(_migrate(infra))
-        env = {**os.environ, **infra.env()}
+        env = {**os.environ, **infra.env(), **(_sim_env(settings) if not args.no_sim else {})}
         for spec in specs:
             procs[spec.name] = subprocess.Popen(
-                [sys.executable, "-m", spec.module], env=env, start_new_session=True
+                [sys.executable, "-m", spec.module, *spec.args], env=env, start_new_session=True
             )
             (pid_dir / f"{spec.name}.pid").write_text(str(procs[spec.name].pid))
         _wait_ready(specs, procs, args.ready_timeout)
