@@ -13,7 +13,7 @@ optional ``BookSink`` (``polybot.store.book_tables``) to persist the reconstruct
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,6 +29,9 @@ from polybot.domain.book_events import MarketEvent, NewMarket
 from polybot.domain.book_sync import BookSync, SyncConfig
 from polybot.domain.book_verify import MarketMeta
 from polybot.domain.market_books import MarketBooks
+from polybot.store.book_tables import PgBookStore, SqliteBookStore
+from polybot.store.migrate import apply_migrations
+from polybot.store.pool import create_pool
 from polybot.venue.market_parse import InvalidMessage, parse_market_frame
 
 BATCH_ROWS = 1000
@@ -143,8 +146,6 @@ class ReplayRun:
 
 def _stamped(event: MarketEvent, now_ms: int) -> MarketEvent:
     """Recordings have no receive time: use the replay clock."""
-    from dataclasses import replace
-
     return replace(event, recv_ts_ms=now_ms)
 
 
@@ -161,3 +162,40 @@ async def replay_file(path: Path, market_id: str, meta: MarketMeta, sink: BookSi
     if sink is not None:
         await sink.write(*run.take_rows(), list(run.books))
     return run
+
+
+class DbUrlError(ValueError):
+    """A ``--db-url`` that is neither ``sqlite:///<path>`` nor ``postgresql://…``."""
+
+
+def parse_db_url(url: str) -> tuple[str, str]:
+    """``("sqlite", path)`` or ``("postgresql", url)``; ``DbUrlError`` otherwise."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if not path:
+            raise DbUrlError(f"no file path in {url!r} (use sqlite:///./polybot.db)")
+        return "sqlite", path
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql", url
+    scheme = url.split(":", 1)[0] if ":" in url else url
+    raise DbUrlError(f"unsupported --db-url scheme {scheme!r}: use sqlite:///<path> or postgresql://…")
+
+
+async def replay_to_db(path: Path, market_id: str, meta: MarketMeta, db_url: str | None,
+                       config: SyncConfig | None = None) -> ReplayRun:
+    """Replay ``path`` and write the results to ``db_url`` (none: summary only)."""
+    if db_url is None:
+        return await replay_file(path, market_id, meta, None, config)
+    kind, target = parse_db_url(db_url)
+    if kind == "sqlite":
+        store = SqliteBookStore(target)
+        try:
+            return await replay_file(path, market_id, meta, store, config)
+        finally:
+            store.close()
+    pool = await create_pool(target, min_size=1, max_size=2)
+    try:
+        await apply_migrations(pool, ("ingest",))
+        return await replay_file(path, market_id, meta, PgBookStore(pool), config)
+    finally:
+        await pool.close()
