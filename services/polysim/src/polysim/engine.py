@@ -62,6 +62,9 @@ class Driver(Protocol):
 
     def advance(self, now_ms: int) -> None: ...
 
+    def skip_to(self, now_ms: int) -> None:
+        """Forget what was due while frozen: carry on from ``now_ms``."""
+
 
 class Fill:
     __slots__ = ("book_price", "maker", "size")
@@ -83,6 +86,7 @@ class Engine:
         self.faults = MarketFaults()
         self.wire = MarketWire(self.faults)
         self.driver: Driver | None = None
+        self.frozen = False  # tests: stop the background process (account actions still work)
         self.books: dict[str, MarketBook] = {}
         self.accounts: dict[str, Account] = {}
         self.all_orders: dict[str, SimOrder] = {}
@@ -110,6 +114,13 @@ class Engine:
             self.wire.seen_top(book)
         return book
 
+    def set_frozen(self, frozen: bool, now_ms: int) -> None:
+        """Stop or restart the background process (restarting carries on from ``now_ms``, no burst)."""
+        self.step(now_ms)
+        if self.frozen and not frozen and self.driver is not None:
+            self.driver.skip_to(max(now_ms, self.now_ms))
+        self.frozen = frozen
+
     def token_book(self, asset_id: str) -> tuple[MarketBook, int] | None:
         token = self.catalog.by_token.get(asset_id)
         if token is None:
@@ -120,7 +131,7 @@ class Engine:
         """Advance the simulated market and the trade lifecycle to ``now_ms``."""
         if now_ms < self.now_ms:
             return
-        if self.driver is not None:
+        if self.driver is not None and not self.frozen:
             self.driver.advance(now_ms)
         self.now_ms = now_ms
         for trade, when in self.ledger.advance(now_ms):

@@ -73,6 +73,12 @@ class RandomFlow:
             self._act(st, due)
             heapq.heappush(heap, (self._next(st, due), i))
 
+    def skip_to(self, now_ms: int) -> None:
+        self._heap = [(max(due, now_ms), i) for due, i in self._heap]
+        heapq.heapify(self._heap)
+        for st in self.states:
+            st.last_ms = max(st.last_ms, now_ms)
+
     def _act(self, st: _MarketState, ts: int) -> None:
         rng = st.rng
         dt_s = (ts - st.last_ms) / 1000

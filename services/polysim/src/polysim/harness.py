@@ -71,6 +71,10 @@ class RunningSim:
         """Advance the engine to the sim clock now (the driver task also does this every ``tick_ms``)."""
         self.engine.step(self.now_ms())
 
+    def freeze(self, frozen: bool = True) -> None:
+        """Stop (or restart) the simulated crowd; account orders, lifecycles and faults keep working."""
+        self.engine.set_frozen(frozen, self.now_ms())
+
     # ---- catalog --------------------------------------------------------------------------------------
 
     def condition_ids(self) -> list[str]:

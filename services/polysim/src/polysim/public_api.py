@@ -229,7 +229,7 @@ def build_public_router(ctx: SimContext) -> APIRouter:
     r("/version", version, methods=["GET"])
     r("/book", get_book, methods=["GET"])
     r("/books", post_books, methods=["POST"])
-    r("/price", per_token(True, price_of), methods=["GET"])
+    r("/price", per_token(True, lambda b, ti, s: {"price": price_of(b, ti, s)}), methods=["GET"])
     r("/prices", batch(price_of, True), methods=["POST"])
     r("/midpoint", per_token(False, lambda b, ti, _s: {"mid": mid_text(b, ti)}), methods=["GET"])
     r("/midpoints", batch(lambda b, ti, _s: mid_text(b, ti), False), methods=["POST"])

@@ -103,6 +103,12 @@ class ReplayDriver:
     def done(self) -> bool:
         return self.pos >= len(self.frames) and not self.loop
 
+    def skip_to(self, now_ms: int) -> None:
+        if self.pos < len(self.frames):
+            lag = now_ms - (self.base_ms + self.offsets[self.pos])
+            if lag > 0:
+                self.base_ms += lag
+
     def advance(self, now_ms: int) -> None:
         while self.frames:
             if self.pos >= len(self.frames):
