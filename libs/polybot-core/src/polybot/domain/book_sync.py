@@ -134,9 +134,11 @@ class BookSync:
         handler = _TABLE.get((self.state, type(event)))
         if handler is None:
             raise BookSyncError(f"{type(event).__name__} is not allowed in state {self.state.value}")
-        asset = getattr(event, "asset_id", self.asset_id)
-        if asset != self.asset_id:
-            raise BookSyncError(f"event for asset {asset} fed to the book of {self.asset_id}")
+        if isinstance(event, LastTrade):  # the market's ltp applies to all of its tokens
+            if event.market != self.market:
+                raise BookSyncError(f"last trade of market {event.market} fed to a book of {self.market}")
+        elif getattr(event, "asset_id", self.asset_id) != self.asset_id:
+            raise BookSyncError(f"event for asset {getattr(event, 'asset_id', '?')} fed to the book of {self.asset_id}")
         effects: list[Effect] = []
         self._expire(now_ms, effects)
         _TABLE[(self.state, type(event))](self, event, now_ms, effects)
