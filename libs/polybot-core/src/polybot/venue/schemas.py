@@ -168,7 +168,7 @@ def market_tag(value: Any) -> str | None:
             return "price_change_v1" if "changes" in value else "price_change_v0"
         if event_type is None and "bids" in value and "asks" in value:
             return "rest_book"
-        return event_type if isinstance(event_type, str) else None
+        return event_type if event_type in _TAGS else None
     return _MODEL_TAGS.get(type(value))
 
 
@@ -177,6 +177,7 @@ _MODEL_TAGS: dict[type, str] = {
     PriceChangeV2: "price_change_v2", TickSizeChangeMsg: "tick_size_change", LastTradePriceMsg: "last_trade_price",
     BestBidAskMsg: "best_bid_ask", NewMarketMsg: "new_market", MarketResolvedMsg: "market_resolved",
 }
+_TAGS = frozenset(_MODEL_TAGS.values())
 
 MarketMessage = Annotated[
     Annotated[BookMsg, Tag("book")]
