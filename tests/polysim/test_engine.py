@@ -106,7 +106,7 @@ def test_yes_buyer_and_no_buyer_match_each_other_mint() -> None:
     engine = quiet_engine()
     m = cent_market(engine)
     yes, no = m.token_ids
-    bid, ask = touch(engine, yes)
+    bid, _ = touch(engine, yes)
     price = bid + 100  # inside the spread: only the two accounts meet
     assert engine.place(order("maker", yes, "BUY", p(price), "10"), T0).ok
     result = engine.place(order("taker", no, "BUY", p(ONE - price), "10", "FOK"), T0 + 5)
@@ -121,14 +121,15 @@ def test_yes_buyer_and_no_buyer_match_each_other_mint() -> None:
     assert len(trades) == 1 and trades == engine.trades("taker")
     t = trades[0]
     assert (t.asset_id, t.side, t.price, t.size) == (no, "BUY", Decimal(p(ONE - price)), Decimal(10))
-    assert [(f.owner, f.asset_id, f.side, f.price) for f in t.maker_orders] == [("maker", yes, "BUY", Decimal(p(price)))]
+    fills = [(f.owner, f.asset_id, f.side, f.price) for f in t.maker_orders]
+    assert fills == [("maker", yes, "BUY", Decimal(p(price)))]
 
 
 def test_yes_seller_and_no_seller_match_each_other_merge() -> None:
     engine = quiet_engine(starting_shares=Decimal(50))
     m = cent_market(engine)
     yes, no = m.token_ids
-    bid, ask = touch(engine, yes)
+    _, ask = touch(engine, yes)
     price = ask - 100
     assert engine.place(order("maker", yes, "SELL", p(price), "20"), T0).status == "LIVE"
     assert engine.place(order("taker", no, "SELL", p(ONE - price), "20", "FAK"), T0 + 1).status == "MATCHED"

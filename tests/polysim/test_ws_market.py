@@ -183,23 +183,22 @@ async def test_drop_next_delta_desynchronizes_only_that_asset(book_mirror: Any) 
 
 
 async def test_silent_socket_still_answers_ping() -> None:
-    async with running_sim(seed=8, n_markets=2, **BUSY) as sim:
-        async with websockets.connect(sim.ws_market_url) as ws:
-            await ws.send(subscribe(sim.token_ids()))
-            await ws.recv()
-            sim.silence_market(1.0)
-            await asyncio.sleep(0.05)
-            while True:  # flush what was queued before the silence began
-                try:
-                    await asyncio.wait_for(ws.recv(), 0.05)
-                except TimeoutError:
-                    break
-            await ws.send("PING")
-            assert await asyncio.wait_for(ws.recv(), 0.5) == "PONG"
-            with pytest.raises(TimeoutError):
-                await asyncio.wait_for(ws.recv(), 0.6)
-            await asyncio.sleep(0.4)
-            assert json.loads(await asyncio.wait_for(ws.recv(), 2))["event_type"]
+    async with running_sim(seed=8, n_markets=2, **BUSY) as sim, websockets.connect(sim.ws_market_url) as ws:
+        await ws.send(subscribe(sim.token_ids()))
+        await ws.recv()
+        sim.silence_market(1.0)
+        await asyncio.sleep(0.05)
+        while True:  # flush what was queued before the silence began
+            try:
+                await asyncio.wait_for(ws.recv(), 0.05)
+            except TimeoutError:
+                break
+        await ws.send("PING")
+        assert await asyncio.wait_for(ws.recv(), 0.5) == "PONG"
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(ws.recv(), 0.6)
+        await asyncio.sleep(0.4)
+        assert json.loads(await asyncio.wait_for(ws.recv(), 2))["event_type"]
 
 
 async def test_drop_market_sockets_closes_every_connection(sim: RunningSim) -> None:

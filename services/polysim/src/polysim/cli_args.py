@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replay", type=Path, default=None, help="market-channel JSONL to replay")
     p.add_argument("--replay-speed", type=float, default=1.0)
     p.add_argument("--replay-loop", action="store_true")
+    p.add_argument("--replay-delay-ms", type=int, default=0, help="pause before the first recorded event")
     p.add_argument("--catalog", type=Path, default=None, help="recorded Gamma /events or /markets JSON")
     p.add_argument("--start-ms", type=int, default=None, help="sim clock at start (default: wall clock)")
     p.add_argument("--starting-balance", type=Decimal, default=Decimal(10000))
@@ -41,7 +42,8 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[SimConfig, str]
     a = build_parser().parse_args(argv)
     config = SimConfig(
         host=a.host, port=a.port, seed=a.seed, n_markets=a.markets, n_events=a.events, active_books=a.active_books,
-        replay=a.replay, replay_speed=a.replay_speed, replay_loop=a.replay_loop, catalog=a.catalog,
+        replay=a.replay, replay_speed=a.replay_speed, replay_loop=a.replay_loop,
+        replay_delay_ms=a.replay_delay_ms, catalog=a.catalog,
         start_ms=a.start_ms, starting_balance=a.starting_balance, starting_shares=a.starting_shares,
         lp_rate_hz=a.lp_rate, taker_rate_hz=a.taker_rate, tick_ms=a.tick_ms, accept_v1_orders=a.accept_v1_orders,
         rate_limits=not a.no_rate_limits,

@@ -30,6 +30,7 @@ class SimConfig:
     replay: Path | None = None  # market-channel JSONL to replay instead of the random process
     replay_speed: float = 1.0
     replay_loop: bool = False
+    replay_delay_ms: int = 0  # wait this long after start before the first recorded event (lets clients connect)
     catalog: Path | None = None  # recorded Gamma /events or /markets JSON to load markets from
     lp_rate_hz: float = 2.0  # background liquidity updates per active market per second
     taker_rate_hz: float = 0.4  # background taker orders per active market per second

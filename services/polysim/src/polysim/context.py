@@ -52,7 +52,8 @@ def build_context(config: SimConfig) -> SimContext:
         catalog = generate_catalog(config.seed, config.n_markets, config.events_count())
     engine = Engine(catalog, config, start_ms)
     if config.replay is not None:
-        engine.driver = ReplayDriver(engine, config.replay, start_ms, config.replay_speed, config.replay_loop)
+        engine.driver = ReplayDriver(engine, config.replay, start_ms + max(0, config.replay_delay_ms),
+                                     config.replay_speed, config.replay_loop)
     else:
         active = catalog.markets[: config.active_count()]
         engine.driver = RandomFlow(engine, active, config, start_ms)

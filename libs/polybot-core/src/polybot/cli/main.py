@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 # Command modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("up", "gamma-refresh", "replay")
+COMMANDS: tuple[str, ...] = ("up", "gamma-refresh", "replay", "sim")
 
 
 class CliError(Exception):
