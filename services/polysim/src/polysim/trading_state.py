@@ -50,7 +50,7 @@ class TradingState:
     def __init__(self, ctx: Any, config: TradingConfig | None = None) -> None:
         self.ctx = ctx
         self.exchange: ExchangeApi = ctx.exchange
-        self.config = config or TradingConfig()
+        self.config = config or TradingConfig(rate_limits_enabled=bool(_config_value(ctx, "rate_limits", True)))
         seed = _config_value(ctx, "seed", None)
         # A seeded simulator hands out the same credentials after a restart; an unseeded one random ones.
         secret = hashlib.sha256(f"polysim-creds:{seed}".encode()).digest() if seed is not None else os.urandom(32)

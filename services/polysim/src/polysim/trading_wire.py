@@ -121,7 +121,7 @@ def trade_json(trade: TradeView, owner: str, last_update_s: int | None = None) -
         "outcome": trade.outcome,
         "bucket_index": 0,
         "owner": trade.taker_owner,
-        "maker_address": getattr(trade, "taker_address", ""),
+        "maker_address": trade.taker_address,
         "transaction_hash": transaction_hash(trade),
         "maker_orders": [_maker_json(m) for m in trade.maker_orders],
         "trader_side": trader_side(trade, owner),
