@@ -1,6 +1,7 @@
 """Offline replay of a recorded market-channel JSONL through the live parser and book state machine.
 
-One frame per line (a JSON object or an array; ``PONG`` and blank lines skipped). The same
+One frame per line (a JSON object or an array; ``PONG`` and blank lines skipped); a ``.json`` file is one
+frame (a single recorded message, possibly pretty-printed). The same
 ``parse_market_frame`` and ``MarketBooks`` the ingestor runs rebuild the books of ``market_id``; nothing
 is fetched: a resync is counted and the next snapshot in the file (a websocket ``book`` or an inline REST
 ``/book`` body) completes it. The clock is the recording's own: ``now_ms`` is the newest venue timestamp
@@ -12,7 +13,7 @@ optional ``BookSink`` (``polybot.store.book_tables``) to persist the reconstruct
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -149,15 +150,23 @@ def _stamped(event: MarketEvent, now_ms: int) -> MarketEvent:
     return replace(event, recv_ts_ms=now_ms)
 
 
+def iter_frames(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, frame) of a recording: JSONL, or a ``.json`` file holding one (pretty-printed) frame."""
+    if path.suffix == ".json":
+        yield 1, " ".join(path.read_text(encoding="utf-8").splitlines())
+        return
+    with path.open(encoding="utf-8") as fh:
+        yield from enumerate(fh, 1)
+
+
 async def replay_file(path: Path, market_id: str, meta: MarketMeta, sink: BookSink | None = None,
                       config: SyncConfig | None = None) -> ReplayRun:
     """Replay ``path`` (JSONL) for ``market_id``, writing rows to ``sink`` in batches; return the run."""
     run = ReplayRun(market_id, meta, config)
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            run.feed_line(line, line_no)
-            if sink is not None and len(run.events_out) + len(run.snapshots_out) >= BATCH_ROWS:
-                await sink.write(*run.take_rows(), [])
+    for line_no, frame in iter_frames(path):
+        run.feed_line(frame, line_no)
+        if sink is not None and len(run.events_out) + len(run.snapshots_out) >= BATCH_ROWS:
+            await sink.write(*run.take_rows(), [])
     run.finish()
     if sink is not None:
         await sink.write(*run.take_rows(), list(run.books))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from None
     try:
         result: ReplayRun = eventloop.run(replay_to_db(path, args.market_id, meta, args.db_url))
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+    except (OSError, sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
         raise CliError(f"cannot write to {args.db_url}: {exc}") from exc
     except UnicodeDecodeError as exc:
         raise CliError(f"{path} is not UTF-8 text: {exc}") from exc
