@@ -119,3 +119,54 @@ class BookMirror:
 def book_mirror() -> type[BookMirror]:
     """The ``BookMirror`` class (a client model with an independent F10 implementation)."""
     return BookMirror
+
+
+# ---- trading side (H1b): SDK clients against a running simulator ------------------------------------------
+
+
+class SdkTrader:
+    """A fresh wallet with API credentials and a real SDK client (v2 by default, 0.34.6 with ``v1=True``).
+
+    ``await trader("method", *args)`` calls the synchronous SDK method in a thread.
+    """
+
+    def __init__(self, client: Any, creds: Any, address: str, key: str) -> None:
+        self.client = client
+        self.creds = creds
+        self.address = address
+        self.key = key
+
+    @property
+    def api_key(self) -> str:
+        return str(self.creds.api_key)
+
+    async def __call__(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        import asyncio
+
+        return await asyncio.to_thread(getattr(self.client, method), *args, **kwargs)
+
+
+@pytest.fixture
+def new_trader() -> Any:
+    """``await new_trader(sim, v1=False)`` → an authenticated ``SdkTrader`` (throwaway eth_account wallet)."""
+    import asyncio
+
+    from eth_account import Account
+
+    async def make(sim: RunningSim, v1: bool = False) -> SdkTrader:
+        wallet = Account.create()
+        key = wallet.key.hex()
+        if v1:
+            from py_clob_client.client import ClobClient as ClobClientV1
+
+            client: Any = ClobClientV1(sim.url, key=key, chain_id=137)
+            creds = await asyncio.to_thread(client.create_or_derive_api_creds)
+        else:
+            from py_clob_client_v2.client import ClobClient
+
+            client = ClobClient(sim.url, 137, key=key)
+            creds = await asyncio.to_thread(client.create_or_derive_api_key)
+        client.set_api_creds(creds)
+        return SdkTrader(client, creds, wallet.address, key)
+
+    return make

@@ -87,9 +87,9 @@ def test_create_is_once_per_nonce_and_derive_returns_the_same_creds(store: Crede
     assert store.create(address, 1).api_key != created.api_key
 
 
-def _l2(wallet: Signer, creds: ApiCreds, method: str, path: str, body: object | None, ts: int | None = None) -> tuple[
-    dict[str, str], str
-]:
+def _l2(
+    wallet: Signer, creds: ApiCreds, method: str, path: str, body: object | None, ts: int | None = None
+) -> tuple[dict[str, str], str]:
     serialized = json.dumps(body, separators=(",", ":"), ensure_ascii=False) if body is not None else None
     args = RequestArgs(method=method, request_path=path, body=body, serialized_body=serialized)
     return create_level_2_headers(wallet, creds, args, timestamp=ts), serialized or ""
@@ -141,9 +141,7 @@ def test_v2_orders_verify_and_their_id_is_the_sdk_order_hash(wallet: Signer, neg
     assert signer_of(order, digest) == wallet.address()
     assert (order.price, order.shares, order.side) == (Decimal("0.57"), Decimal("12.5"), side)
     contracts = CONTRACTS[137]
-    builder = ExchangeOrderBuilderV2(
-        contracts.neg_risk_exchange_v2 if neg_risk else contracts.exchange_v2, 137, wallet
-    )
+    builder = ExchangeOrderBuilderV2(contracts.neg_risk_exchange_v2 if neg_risk else contracts.exchange_v2, 137, wallet)
     assert order_id(digest) == builder.build_order_hash(builder.build_order_typed_data(signed))
     # Signed under the other exchange's domain, it does not verify.
     assert signer_of(order, order_digest(order, 137, not neg_risk)) != wallet.address()
@@ -151,7 +149,8 @@ def test_v2_orders_verify_and_their_id_is_the_sdk_order_hash(wallet: Signer, neg
 
 def test_a_tampered_v2_order_no_longer_recovers_its_signer(wallet: Signer) -> None:
     signed = OrderBuilder(wallet).build_order(
-        OrderArgsV2(token_id=TOKEN, price=0.4, size=10, side="BUY"), CreateOrderOptions(tick_size="0.01", neg_risk=False)
+        OrderArgsV2(token_id=TOKEN, price=0.4, size=10, side="BUY"),
+        CreateOrderOptions(tick_size="0.01", neg_risk=False),
     )
     payload = order_to_json_v2(signed, "key", "GTC")["order"]
     bumped = parse_order({**payload, "takerAmount": str(int(payload["takerAmount"]) + 1)})
@@ -176,7 +175,8 @@ def test_v1_orders_of_py_clob_client_0346_verify(neg_risk: bool) -> None:
 
 def test_market_orders_imply_an_off_grid_price_that_snaps_to_the_tick(wallet: Signer) -> None:
     signed = OrderBuilder(wallet).build_market_order(
-        MarketOrderArgsV2(token_id=TOKEN, amount=5, side="BUY", price=0.84), CreateOrderOptions(tick_size="0.01", neg_risk=False)
+        MarketOrderArgsV2(token_id=TOKEN, amount=5, side="BUY", price=0.84),
+        CreateOrderOptions(tick_size="0.01", neg_risk=False),
     )
     order = parse_order(order_to_json_v2(signed, "key", "FAK")["order"])
     tick = Decimal("0.01")
@@ -197,7 +197,8 @@ def test_market_orders_imply_an_off_grid_price_that_snaps_to_the_tick(wallet: Si
 )
 def test_malformed_order_payloads_are_refused(wallet: Signer, broken: dict[str, str]) -> None:
     signed = OrderBuilder(wallet).build_order(
-        OrderArgsV2(token_id=TOKEN, price=0.5, size=10, side="BUY"), CreateOrderOptions(tick_size="0.01", neg_risk=False)
+        OrderArgsV2(token_id=TOKEN, price=0.5, size=10, side="BUY"),
+        CreateOrderOptions(tick_size="0.01", neg_risk=False),
     )
     payload = order_to_json_v2(signed, "key", "GTC")["order"]
     with pytest.raises(InvalidPayload):

@@ -29,9 +29,7 @@ def test_a_full_window_refuses_until_it_slides() -> None:
 
 
 def test_a_refused_request_consumes_no_capacity_in_any_rule() -> None:
-    limiter = RateLimiter(
-        rules=[RateRule("all", "/", 100, 10.0, match="prefix"), RateRule("book", "/book", 1, 10.0)]
-    )
+    limiter = RateLimiter(rules=[RateRule("all", "/", 100, 10.0, match="prefix"), RateRule("book", "/book", 1, 10.0)])
     assert limiter.check("k", "GET", "/book", 0.0) is None
     for t in range(1, 50):
         assert limiter.check("k", "GET", "/book", float(t) / 10) == "book"
