@@ -13,6 +13,9 @@ NOTE from the trading side (H1b), additive changes — please implement in the e
     simulated delay is fine) and keep ``TradeView.status`` current in ``trades()``; the user channel forwards
     each event as-is. ``transaction_hash`` may stay ""; the trading side then derives one from the trade id.
   * ``trades(owner)`` should return trades where ``owner`` is the taker or any maker, oldest first.
+  * Optional ``trade(trade_id) -> TradeView | None`` (not in the Protocol): when the engine has it, the POST /order
+    answer takes ``transactionsHashes`` from it; without it they are derived from the trade ids (as /data/trades
+    does for trades with an empty ``transaction_hash``).
   * ``place`` errors: use the venue's messages, e.g. "not enough balance / allowance",
     "invalid post-only order: order crosses book",
     "order couldn't be fully filled. FOK orders are fully filled or killed.",

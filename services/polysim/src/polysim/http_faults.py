@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from dataclasses import asdict, fields
 from decimal import Decimal
 from typing import Any
@@ -197,7 +198,21 @@ def _admin_router(state: TradingState) -> APIRouter:
 
 
 def install(app: FastAPI, ctx: Any) -> None:
-    """Install the rate-limit/fault middleware and the trading admin routes on ``app``."""
+    """Install the rate-limit/fault middleware and the trading admin routes on ``app``.
+
+    The app's lifespan is wrapped so that the trading side's timers (heartbeat switches) stop with the app.
+    """
     state = state_of(ctx)
     app.add_middleware(TradingMiddleware, state=state)
     app.include_router(_admin_router(state))
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
+        async with inner(a) as value:
+            try:
+                yield value
+            finally:
+                state.close()
+
+    app.router.lifespan_context = lifespan

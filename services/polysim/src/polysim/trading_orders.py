@@ -26,7 +26,7 @@ from polysim.order_signing import (
 )
 from polysim.trading_eip712 import same_address
 from polysim.trading_state import TradingState
-from polysim.trading_wire import amount, transaction_hash
+from polysim.trading_wire import amount, derived_transaction_hash, transaction_hash
 
 INVALID_PAYLOAD = "Invalid order payload"
 OWNER_MISMATCH = "the order owner has to be the owner of the API KEY"
@@ -142,12 +142,15 @@ def build_order(state: TradingState, creds: ApiCreds, item: Any, now_s: int) -> 
     )
 
 
-def _trade_hashes(state: TradingState, owner: str, result: PlaceResult) -> list[str]:
-    if not result.trade_ids:
-        return []
-    wanted = set(result.trade_ids)
-    found = {t.trade_id: transaction_hash(t) for t in state.exchange.trades(owner) if t.trade_id in wanted}
-    return [found[t] for t in result.trade_ids if t in found]
+def _trade_hashes(state: TradingState, result: PlaceResult) -> list[str]:
+    # An engine with a by-id lookup may carry real hashes; otherwise the hash is derived from the trade id,
+    # exactly as /data/trades derives it, without scanning the account's whole trade history.
+    lookup = getattr(state.exchange, "trade", None)
+    hashes = []
+    for trade_id in result.trade_ids:
+        view = lookup(trade_id) if lookup is not None else None
+        hashes.append(transaction_hash(view) if view is not None else derived_transaction_hash(trade_id))
+    return hashes
 
 
 def place_one(state: TradingState, creds: ApiCreds, item: Any) -> Placement:
@@ -167,7 +170,7 @@ def place_one(state: TradingState, creds: ApiCreds, item: Any) -> Placement:
             "success": True,
             "errorMsg": "",
             "orderID": new.order_id,
-            "transactionsHashes": _trade_hashes(state, creds.api_key, result),
+            "transactionsHashes": _trade_hashes(state, result),
             "tradeIDs": list(result.trade_ids),
             "status": status,
             "takingAmount": amount(result.taking_amount),

@@ -33,9 +33,14 @@ def amount(value: Decimal) -> str:
     return "" if value == 0 else dec(value)
 
 
+def derived_transaction_hash(trade_id: str) -> str:
+    """The settlement hash the simulated chain gives a trade that has none of its own."""
+    return "0x" + keccak(text=trade_id).hex()
+
+
 def transaction_hash(trade: TradeView) -> str:
-    """The settlement hash of a trade; simulated chains derive one from the trade id when the engine has none."""
-    return trade.transaction_hash or "0x" + keccak(text=trade.trade_id).hex()
+    """The settlement hash of a trade: the engine's, else derived from the trade id."""
+    return trade.transaction_hash or derived_transaction_hash(trade.trade_id)
 
 
 def order_json(view: OrderView) -> dict[str, Any]:
