@@ -138,13 +138,13 @@ def test_v2_orders_verify_and_their_id_is_the_sdk_order_hash(wallet: Signer, neg
     order = parse_order(order_to_json_v2(signed, "key", "GTC")["order"])
     assert order.version == 2
     digest = order_digest(order, 137, neg_risk)
-    assert signer_of(order, digest) == wallet.address()
+    assert signer_of(order, digest) == wallet.address().lower()
     assert (order.price, order.shares, order.side) == (Decimal("0.57"), Decimal("12.5"), side)
     contracts = CONTRACTS[137]
     builder = ExchangeOrderBuilderV2(contracts.neg_risk_exchange_v2 if neg_risk else contracts.exchange_v2, 137, wallet)
     assert order_id(digest) == builder.build_order_hash(builder.build_order_typed_data(signed))
     # Signed under the other exchange's domain, it does not verify.
-    assert signer_of(order, order_digest(order, 137, not neg_risk)) != wallet.address()
+    assert signer_of(order, order_digest(order, 137, not neg_risk)) != wallet.address().lower()
 
 
 def test_a_tampered_v2_order_no_longer_recovers_its_signer(wallet: Signer) -> None:
@@ -154,10 +154,10 @@ def test_a_tampered_v2_order_no_longer_recovers_its_signer(wallet: Signer) -> No
     )
     payload = order_to_json_v2(signed, "key", "GTC")["order"]
     bumped = parse_order({**payload, "takerAmount": str(int(payload["takerAmount"]) + 1)})
-    assert signer_of(bumped, order_digest(bumped, 137, False)) != wallet.address()
+    assert signer_of(bumped, order_digest(bumped, 137, False)) != wallet.address().lower()
     sig = payload["signature"]
     flipped = parse_order({**payload, "signature": sig[:10] + ("0" if sig[10] != "0" else "1") + sig[11:]})
-    assert signer_of(flipped, order_digest(flipped, 137, False)) != wallet.address()
+    assert signer_of(flipped, order_digest(flipped, 137, False)) != wallet.address().lower()
 
 
 @pytest.mark.parametrize("neg_risk", [False, True])
@@ -169,7 +169,7 @@ def test_v1_orders_of_py_clob_client_0346_verify(neg_risk: bool) -> None:
     )
     order = parse_order(order_to_json_v1_sdk(signed, "key", "GTC")["order"])
     assert order.version == 1
-    assert signer_of(order, order_digest(order, 137, neg_risk)) == signer.address()
+    assert signer_of(order, order_digest(order, 137, neg_risk)) == signer.address().lower()
     assert (order.price, order.shares) == (Decimal("0.123"), Decimal(40))
 
 

@@ -22,6 +22,8 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from eth_utils.address import to_checksum_address
+
 from polysim.trading_eip712 import (
     domain_separator,
     recover_address,
@@ -144,7 +146,7 @@ class CredentialStore:
         signer = recover_address(digest, signature)
         if signer is None or not same_address(signer, address):
             raise AuthError(401, L1_ERROR)
-        return signer, nonce
+        return to_checksum_address(signer), nonce
 
     def create(self, address: str, nonce: int) -> ApiCreds:
         """Register new credentials; 400 when (address, nonce) already has a key, as the venue does."""

@@ -7,8 +7,9 @@ hash is keccak over 32-byte words; no general ABI encoder is needed. Recovery us
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from coincurve import PublicKey
-from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 # secp256k1 group order; signatures with s above half of it are malleable copies and Ethereum refuses them.
@@ -59,6 +60,7 @@ _DOMAIN_WITH_CONTRACT = type_hash(
 )
 
 
+@lru_cache(maxsize=64)
 def domain_separator(name: str, version: str, chain_id: int, verifying_contract: str | None = None) -> bytes:
     """The EIP-712 domain separator; the member list depends on whether a verifying contract is given."""
     if verifying_contract is None:
@@ -78,7 +80,7 @@ def typed_data_digest(domain_sep: bytes, struct_hash_: bytes) -> bytes:
 
 
 def recover_address(digest: bytes, signature: str) -> str | None:
-    """The checksummed address that produced ``signature`` (65-byte r‖s‖v hex) over ``digest``, else None."""
+    """The address (lower-case hex) that produced ``signature`` (65-byte r‖s‖v hex) over ``digest``, else None."""
     try:
         raw = bytes.fromhex(signature.removeprefix("0x"))
     except ValueError:
@@ -97,7 +99,7 @@ def recover_address(digest: bytes, signature: str) -> str | None:
         public = PublicKey.from_signature_and_message(raw[:64] + bytes([v]), digest, hasher=None)
     except ValueError:
         return None
-    return to_checksum_address(keccak(public.format(compressed=False)[1:])[-20:])
+    return "0x" + keccak(public.format(compressed=False)[1:])[-20:].hex()
 
 
 def same_address(a: str, b: str) -> bool:
