@@ -140,7 +140,7 @@ def test_implied_trade_price_explains_the_2025_12_price_change() -> None:
     assert subject.find(entry["hash"], (HashLayout.F10,), (0,), ["0.500"]) is None
     # ... the trade price the delta implies does.
     result = verifier.verify(subject, entry["hash"], kind="delta", seq=2, ts_ms=0, now_ms=0,
-                             implied=implied_ltps([Decimal(entry["price"])]))
+                             trade_prices=[Decimal(entry["price"])])
     assert result is not None and not isinstance(result, PendingCheck)
     assert result.ltp == "0.490"
     assert verifier.ltp == "0.490"

@@ -11,7 +11,7 @@ best ask the lowest ask, found from the sorted keys, never from a position in a 
 from __future__ import annotations
 
 import json
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -64,26 +64,42 @@ def _fragment(raw_price: str, raw_size: str) -> str:
 
 
 class _BookSide:
-    """One side: sorted Decimal keys plus, per key, (raw price, raw size, size, JSON fragment)."""
+    """One side: ascending Decimal keys, the levels' JSON fragments aligned with them (so the hash payload
+    is one ``join``), per key (raw price, raw size, size, fragment), and the joined text cached per order."""
 
-    __slots__ = ("_keys", "_levels")
+    __slots__ = ("_asc", "_desc", "_frags", "_keys", "_levels")
 
     def __init__(self) -> None:
         self._keys: list[Decimal] = []  # ascending
+        self._frags: list[str] = []  # aligned with _keys
         self._levels: dict[Decimal, tuple[str, str, Decimal, str]] = {}
+        self._asc: str | None = None
+        self._desc: str | None = None
 
     def set(self, price: Decimal, size: Decimal, raw_price: str, raw_size: str) -> None:
+        keys = self._keys
+        i = bisect_left(keys, price)
+        present = i < len(keys) and keys[i] == price
+        self._asc = self._desc = None
         if size == _ZERO:
-            if self._levels.pop(price, None) is not None:
-                del self._keys[bisect_left(self._keys, price)]
+            if present:
+                del keys[i]
+                del self._frags[i]
+                del self._levels[price]
             return
-        if price not in self._levels:
-            insort(self._keys, price)
-        self._levels[price] = (raw_price, raw_size, size, _fragment(raw_price, raw_size))
+        frag = _fragment(raw_price, raw_size)
+        if present:
+            self._frags[i] = frag
+        else:
+            keys.insert(i, price)
+            self._frags.insert(i, frag)
+        self._levels[price] = (raw_price, raw_size, size, frag)
 
     def clear(self) -> None:
         self._keys.clear()
+        self._frags.clear()
         self._levels.clear()
+        self._asc = self._desc = None
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -96,9 +112,13 @@ class _BookSide:
         return [self.level(p) for p in self._keys]
 
     def fragments(self, ascending: bool) -> str:
-        keys = self._keys if ascending else reversed(self._keys)
-        levels = self._levels
-        return ",".join([levels[p][3] for p in keys])
+        if ascending:
+            if self._asc is None:
+                self._asc = ",".join(self._frags)
+            return self._asc
+        if self._desc is None:
+            self._desc = ",".join(reversed(self._frags))
+        return self._desc
 
     def sizes(self) -> dict[Decimal, Decimal]:
         return {p: v[2] for p, v in self._levels.items()}
@@ -155,6 +175,12 @@ class L2Book:
         """The lowest ask, or ``None`` for an empty side."""
         key = self._asks.first_key()
         return None if key is None else self._asks.level(key)
+
+    def best_bid_price(self) -> Decimal | None:
+        return self._bids.last_key()
+
+    def best_ask_price(self) -> Decimal | None:
+        return self._asks.first_key()
 
     def bids_best_first(self) -> tuple[Level, ...]:
         return tuple(reversed(self._bids.ascending()))

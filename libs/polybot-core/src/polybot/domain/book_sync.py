@@ -35,8 +35,9 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from polybot.domain.book import L2Book, LevelChange
 from polybot.domain.book_effects import (
@@ -62,7 +63,7 @@ from polybot.domain.book_verify import (
     HashVerifier,
     MarketMeta,
     PendingCheck,
-    implied_ltps,
+    hash_head,
 )
 
 
@@ -126,6 +127,7 @@ class BookSync:
         self._buffer: list[VenueDelta] = []
         self._min_snapshot_ts = 0
         self._included_until_ts: int | None = None
+        self._head = hash_head(market, asset_id)
 
     # --- public API -----------------------------------------------------------------------------------------
     def handle(self, event: SyncInput, now_ms: int) -> list[Effect]:
@@ -231,12 +233,10 @@ class BookSync:
         fx.append(self._applied(ev.ts_ms, ev.recv_ts_ms, ev.changes, ev.hash, "price_change"))
         if not ev.hash or not self.config.verify_hashes:
             return
-        prices = [c.price for c in ev.changes]
-        prices.extend(p for p in (ev.best_bid, ev.best_ask) if p is not None)
         result = self.verifier.verify(
             self._subject(ev.timestamp), ev.hash, kind="delta", seq=self.seq, ts_ms=ev.ts_ms, now_ms=now_ms,
-            ts_offsets=(0,) if ev.shape == "v2" else V1_TS_OFFSETS_MS, implied=implied_ltps(prices))
-        if isinstance(result, HashMatch):
+            ts_offsets=(0,) if ev.shape == "v2" else V1_TS_OFFSETS_MS, trade_prices=_trade_prices(ev))
+        if isinstance(result, HashMatch) and self.verifier.pending:
             for check in self.verifier.take_pending():
                 fx.append(self._checked(check.kind, check.seq, check.ts_ms, "superseded"))
         self._report(result, "delta", ev.ts_ms, fx)
@@ -334,7 +334,7 @@ class BookSync:
         self.meta = meta
 
     def _subject(self, timestamp: str) -> HashSubject:
-        return HashSubject(self.market, self.asset_id, timestamp, self.book.levels_json(), self.meta)
+        return HashSubject(self.market, self.asset_id, timestamp, self.book.levels_json(), self.meta, self._head)
 
     def _newer_than(self, buffered: list[VenueDelta], book: VenueBook) -> list[VenueDelta]:
         start = 0
@@ -346,9 +346,8 @@ class BookSync:
 
     def _applied(self, ts_ms: int, recv_ts_ms: int, changes: tuple[LevelChange, ...], hash_: str | None,
                  source: AppliedSource) -> Applied:
-        bb, ba = self.book.best_bid(), self.book.best_ask()
         return Applied(self.asset_id, self.market, self.seq, ts_ms, recv_ts_ms, changes, hash_,
-                       bb.price if bb else None, ba.price if ba else None, source)
+                       self.book.best_bid_price(), self.book.best_ask_price(), source)
 
     def _checked(self, kind: str, seq: int, ts_ms: int, result: HashResult, match: HashMatch | None = None,
                  deferred: bool = False) -> HashChecked:
@@ -361,6 +360,14 @@ class BookSync:
             fx.append(self._checked(kind, self.seq, ts_ms, "ok", result))
         elif result is None:
             fx.append(self._checked(kind, self.seq, ts_ms, "mismatch"))
+
+
+def _trade_prices(ev: VenueDelta) -> Iterator[Decimal]:
+    for change in ev.changes:
+        yield change.price
+    for price in (ev.best_bid, ev.best_ask):
+        if price is not None:
+            yield price
 
 
 _ALIVE = (_S.AWAITING_SNAPSHOT, _S.LIVE, _S.RESYNCING)

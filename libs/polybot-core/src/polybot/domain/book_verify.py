@@ -25,7 +25,8 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from functools import lru_cache
+from typing import Literal, NamedTuple
 
 from polybot.domain.book import json_str
 from polybot.domain.book_hash import ALL_LAYOUTS, HashLayout
@@ -83,36 +84,47 @@ def _sha1(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class HashSubject:
-    """What is hashed, minus the candidate inputs: identity, timestamp text, levels and metadata."""
+def hash_head(market: str, asset_id: str) -> str:
+    """The constant start of every payload of one asset."""
+    return '{"market":' + json_str(market) + ',"asset_id":' + json_str(asset_id)
+
+
+@lru_cache(maxsize=1024)
+def _meta_json(meta: MarketMeta) -> str:
+    return (',"min_order_size":' + json_str(meta.min_order_size) + ',"tick_size":' + json_str(meta.tick_size)
+            + ',"neg_risk":' + ("true" if meta.neg_risk else "false"))
+
+
+class HashSubject(NamedTuple):
+    """What is hashed, minus the candidate inputs: identity, timestamp text, levels and metadata.
+
+    (A ``NamedTuple`` because one is built per verified message: the cheapest immutable value.)
+    """
 
     market: str
     asset_id: str
     timestamp: str
     levels_json: str  # from ``L2Book.levels_json()``
     meta: MarketMeta
-
-    def _id(self) -> str:
-        return '{"market":' + json_str(self.market) + ',"asset_id":' + json_str(self.asset_id)
+    head: str = ""  # ``hash_head(market, asset_id)``, precomputed by a caller that hashes often
 
     def f10_base(self, ts_offset_ms: int = 0) -> str:
         """The F10 payload up to the ltp value: append ``json_str(ltp) + "}"`` to finish it."""
-        return self._core(HashLayout.F10, self._ts(ts_offset_ms)) + ',"last_trade_price":'
+        return "".join((self.head or hash_head(self.market, self.asset_id), ',"timestamp":',
+                        json_str(self._ts(ts_offset_ms)), ',"hash":"",', self.levels_json, _meta_json(self.meta),
+                        ',"last_trade_price":'))
 
     def _ts(self, offset: int) -> str:
         return self.timestamp if offset == 0 else str(int(self.timestamp) - offset)
 
     def _core(self, layout: HashLayout, ts: str) -> str:
-        head = self._id()
+        parts = [self.head or hash_head(self.market, self.asset_id)]
         if layout is not HashLayout.F5B:
-            head += ',"timestamp":' + json_str(ts)
-        body = head + ',"hash":"",' + self.levels_json
+            parts += (',"timestamp":', json_str(ts))
+        parts += (',"hash":"",', self.levels_json)
         if layout in (HashLayout.F9, HashLayout.F10):
-            m = self.meta
-            body += (',"min_order_size":' + json_str(m.min_order_size) + ',"tick_size":' + json_str(m.tick_size)
-                     + ',"neg_risk":' + ("true" if m.neg_risk else "false"))
-        return body
+            parts.append(_meta_json(self.meta))
+        return "".join(parts)
 
     def payload(self, layout: HashLayout, ts_offset_ms: int = 0, ltp: str = "") -> str:
         """The exact text the venue hashes (equal to ``book_hash.canonical_payload``)."""
@@ -164,7 +176,7 @@ VerifyResult = HashMatch | PendingCheck | None  # None = definite mismatch
 class HashVerifier:
     """Per-asset hash checking: layout detection, ltp candidates and pending checks."""
 
-    __slots__ = ("_history", "layout", "layouts", "ltp", "ltp_window_ms", "max_pending", "pending")
+    __slots__ = ("_history", "_matches", "layout", "layouts", "ltp", "ltp_window_ms", "max_pending", "pending")
 
     def __init__(self, layouts: Sequence[HashLayout] = ALL_LAYOUTS, ltp_window_ms: int = 2000,
                  max_pending: int = 64) -> None:
@@ -175,6 +187,7 @@ class HashVerifier:
         self.ltp_window_ms = ltp_window_ms
         self.max_pending = max_pending
         self.pending: list[PendingCheck] = []
+        self._matches: dict[tuple[HashLayout, str | None], HashMatch] = {}
 
     def note_ltp(self, ltp: str) -> None:
         """Remember an ltp the venue used or sent (newest first, a few kept)."""
@@ -199,9 +212,23 @@ class HashVerifier:
 
     def verify(self, subject: HashSubject, expected: str, *, kind: CheckKind, seq: int, ts_ms: int, now_ms: int,
                ts_offsets: Sequence[int] = (0,), own_ltp: str | None = None,
-               implied: Iterable[str] = ()) -> VerifyResult:
-        """Check ``expected`` against ``subject``; a match fixes the layout and the ltp."""
-        layouts = (self.layout,) if self.layout is not None else self.layouts
+               trade_prices: Iterable[Decimal] = ()) -> VerifyResult:
+        """Check ``expected`` against ``subject``; a match fixes the layout and the ltp.
+
+        ``trade_prices``: prices the change may have traded at (its levels, the venue's best prices); only
+        turned into ltp candidates when the likely inputs fail.
+        """
+        layout = self.layout
+        if layout is HashLayout.F10:  # the hot path: known layout, the ltp the venue used last time
+            ltp = own_ltp if own_ltp is not None else self.ltp
+            if ltp is not None and _sha1(subject.f10_base() + json_str(ltp) + "}") == expected:
+                if ltp != self.ltp:
+                    self.note_ltp(ltp)
+                return self._match(layout, ltp)
+        elif layout is not None and _sha1(subject.payload(layout)) == expected:
+            return self._match(layout, None)
+        layouts = (layout,) if layout is not None else self.layouts
+        implied = implied_ltps(trade_prices)
         if own_ltp is not None:
             ltps = [own_ltp]  # a message that carries its ltp is hashed with exactly that one
             ltps.extend(c for c in self._candidates(None, implied) if c != own_ltp)
@@ -220,6 +247,15 @@ class HashVerifier:
                              now_ms + self.ltp_window_ms)
         self.pending.append(check)
         return check
+
+    def _match(self, layout: HashLayout, ltp: str | None) -> HashMatch:
+        key = (layout, ltp)
+        match = self._matches.get(key)
+        if match is None:
+            if len(self._matches) > 64:
+                self._matches.clear()
+            match = self._matches[key] = HashMatch(layout, ltp, 0)
+        return match
 
     def on_last_trade(self, price: Decimal, raw_price: str) -> list[tuple[PendingCheck, HashMatch]]:
         """Record a ``last_trade_price`` and return the pending checks it explains (removed)."""
