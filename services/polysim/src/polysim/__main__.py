@@ -21,7 +21,7 @@ from polysim.server import QuietServer, start, uvicorn_config
 async def serve(argv: Sequence[str] | None = None) -> None:
     config, log_level = config_from_args(argv)
     ctx = build_context(config)
-    server = QuietServer(uvicorn_config(build_app(ctx), config.host, config.port, log_level))
+    server = QuietServer(uvicorn_config(build_app(ctx), config.host, config.port, log_level, config.ws_deflate))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):  # a graceful stop that exits 0, not by re-raising the signal
         loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))

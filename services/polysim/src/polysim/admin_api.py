@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,7 @@ def build_admin_router(ctx: SimContext) -> APIRouter:
             "markets": len(ctx.catalog.markets), "events": len(ctx.catalog.events),
             "books": len(engine.books), "accounts": len(engine.accounts),
             "market_messages_sent": ctx.hub.sent if ctx.hub is not None else 0,
+            "process_cpu_s": round(time.process_time(), 3),
         })
 
     async def patch(condition_id: str, request: Request) -> JSONResponse:

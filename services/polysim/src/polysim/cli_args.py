@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tick-ms", type=int, default=50)
     p.add_argument("--accept-v1-orders", action="store_true", help="accept V1-signed orders (py-clob-client 0.34.6)")
     p.add_argument("--no-rate-limits", action="store_true")
+    p.add_argument("--ws-deflate", action="store_true", help="offer permessage-deflate on the websockets")
+    p.add_argument("--ws-batch-max", type=int, default=1,
+                   help="send a backlog of market events as JSON arrays of up to this many (default 1: one per frame)")
     p.add_argument("--log-level", default="warning")
     return p
 
@@ -46,6 +49,6 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[SimConfig, str]
         replay_delay_ms=a.replay_delay_ms, catalog=a.catalog,
         start_ms=a.start_ms, starting_balance=a.starting_balance, starting_shares=a.starting_shares,
         lp_rate_hz=a.lp_rate, taker_rate_hz=a.taker_rate, tick_ms=a.tick_ms, accept_v1_orders=a.accept_v1_orders,
-        rate_limits=not a.no_rate_limits,
+        rate_limits=not a.no_rate_limits, ws_deflate=a.ws_deflate, ws_batch_max=a.ws_batch_max,
     )
     return config, a.log_level

@@ -39,6 +39,8 @@ class SimConfig:
     mined_delay_ms: int = 1500  # trade MATCHED → MINED
     confirmed_delay_ms: int = 3000  # trade MATCHED → CONFIRMED (total, after MINED)
     max_assets_per_socket: int = 500
+    ws_deflate: bool = False  # permessage-deflate on the websockets (costs server CPU per frame)
+    ws_batch_max: int = 1  # >1: a backlog of market events goes out as JSON arrays of up to this many
     fee_rate_bps: int = 0
     min_order_size: Decimal = Decimal(5)
     extra: dict[str, str] = field(default_factory=dict)

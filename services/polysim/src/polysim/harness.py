@@ -140,7 +140,7 @@ async def running_sim(**config_overrides: Any) -> AsyncIterator[RunningSim]:
     config = SimConfig(**config_overrides)
     ctx = build_context(config)
     app = build_app(ctx)
-    server = QuietServer(uvicorn_config(app, config.host, 0))
+    server = QuietServer(uvicorn_config(app, config.host, 0, deflate=config.ws_deflate))
     task, port = await start(server)
     try:
         yield RunningSim(ctx, f"http://{config.host}:{port}")

@@ -18,9 +18,11 @@ class QuietServer(uvicorn.Server):
         yield
 
 
-def uvicorn_config(app: FastAPI, host: str, port: int, log_level: str = "warning") -> uvicorn.Config:
+def uvicorn_config(app: FastAPI, host: str, port: int, log_level: str = "warning",
+                   deflate: bool = False) -> uvicorn.Config:
     return uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on", access_log=False,
-                          ws="websockets-sansio", ws_ping_interval=None, ws_max_size=16 * 1024 * 1024)
+                          ws="websockets-sansio", ws_ping_interval=None, ws_max_size=16 * 1024 * 1024,
+                          ws_per_message_deflate=deflate)
 
 
 async def start(server: uvicorn.Server) -> tuple[asyncio.Task[None], int]:

@@ -127,15 +127,31 @@ def _parse(text: str) -> dict[str, Any] | None:
     return message if isinstance(message, dict) else None
 
 
-async def _writer(sub: MarketSubscriber) -> None:
+def _batchable(text: str) -> bool:
+    return text.startswith("{")  # single events only: never PONG, a dump array or an error
+
+
+async def _writer(sub: MarketSubscriber, batch_max: int) -> None:
+    """Send queued texts in order; with ``batch_max`` > 1 a backlog of events goes out as JSON arrays."""
     queue = sub.queue
     ws = sub.ws
+    carry: list[str | None] = []  # the item that ended a batch, sent next
     while True:
-        text = await queue.get()
+        text = carry.pop() if carry else await queue.get()
         if text is None:
             with contextlib.suppress(Exception):
                 await ws.close(code=1011)
             return
+        if batch_max > 1 and _batchable(text) and not queue.empty():
+            batch = [text]
+            while len(batch) < batch_max and not queue.empty():
+                nxt = queue.get_nowait()
+                if nxt is None or not _batchable(nxt):
+                    carry.append(nxt)
+                    break
+                batch.append(nxt)
+            if len(batch) > 1:
+                text = "[" + ",".join(batch) + "]"
         await ws.send_text(text)
 
 
@@ -150,7 +166,7 @@ def build_market_ws_router(ctx: SimContext) -> APIRouter:
         await ws.accept()
         sub = MarketSubscriber(ws)
         hub.subscribers.add(sub)
-        writer = asyncio.create_task(_writer(sub))
+        writer = asyncio.create_task(_writer(sub, ctx.config.ws_batch_max))
         limit = ctx.config.max_assets_per_socket
         try:
             while not writer.done():
