@@ -57,7 +57,8 @@ class Verifier:
         if kind == "book":
             a = e["asset_id"]
             self.market[a] = e["market"]
-            self.books[a] = ({lv["price"]: lv["size"] for lv in e["bids"]}, {lv["price"]: lv["size"] for lv in e["asks"]})
+            self.books[a] = ({lv["price"]: lv["size"] for lv in e["bids"]},
+                             {lv["price"]: lv["size"] for lv in e["asks"]})
             self.tick[a] = e.get("tick_size", self.tick.get(a, ""))
             if "last_trade_price" in e:
                 self.ltp[e["market"]] = e["last_trade_price"]
