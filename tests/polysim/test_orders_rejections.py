@@ -208,3 +208,27 @@ async def test_v1_orders_are_refused_unless_enabled(sim: RunningSim, new_trader:
         await v1("post_order", order)
     assert getattr(err.value, "status_code", None) == 400
     assert err.value.error_msg == {"error": "order_version_mismatch"}  # type: ignore[attr-defined]
+
+
+async def test_proxy_wallet_orders_need_a_whitelisted_funder(sim: RunningSim) -> None:
+    import asyncio
+
+    from eth_account import Account
+    from py_clob_client_v2.client import ClobClient
+
+    sim.freeze()
+    owner, proxy = Account.create(), Account.create().address
+    client = ClobClient(sim.url, 137, key=owner.key.hex(), signature_type=2, funder=proxy)
+    client.set_api_creds(await asyncio.to_thread(client.create_or_derive_api_key))
+    token = sim.token_ids()[0]
+    bid, _ = best(sim, token)
+    args = OrderArgsV2(token_id=token, price=float(bid - Decimal("0.02")), size=5, side="BUY")
+    order = await asyncio.to_thread(client.create_order, args)
+    assert await refused(asyncio.to_thread(client.post_order, order), 400) == "invalid signature"
+    async with httpx.AsyncClient(base_url=sim.url) as http:
+        r = await http.post("/_sim/trading", json={"proxy_wallets": {proxy.lower(): owner.address.lower()}})
+        assert r.status_code == 200
+    placed = await asyncio.to_thread(client.post_order, order)
+    assert placed["status"] == "live"
+    (listed,) = await asyncio.to_thread(client.get_open_orders)
+    assert listed["maker_address"] == proxy
