@@ -237,3 +237,25 @@ async def test_tick_size_change_is_announced_and_book_requantized(book_mirror: A
             book = sim.book(t)
             assert book["tick_size"] == new_tick
             assert all(Decimal(lv["price"]) % Decimal(new_tick) == 0 for lv in book["bids"] + book["asks"])
+
+
+async def test_fault_and_account_admin_routes(sim: RunningSim) -> None:
+    token = sim.token_ids()[0]
+    async with httpx.AsyncClient(base_url=sim.url) as http:
+        r = await http.post("/_sim/faults", json={"corrupt_next_hash": [token], "drop_next_delta": [token],
+                                                  "silent_s": 2})
+        assert r.status_code == 200
+        body = r.json()
+        assert body["corrupt_next_hash"] == [token] == body["drop_next_delta"] and body["silent_for_ms"] > 1000
+        assert (await http.post("/_sim/faults", json={"drop_next_delta": ["42"]})).status_code == 404
+        cleared = (await http.post("/_sim/faults", json={"clear": True})).json()
+        assert cleared["corrupt_next_hash"] == [] and cleared["silent_for_ms"] == 0
+        cid = sim.condition_ids()[0]
+        r = await http.post("/_sim/faults", json={"tick_size": {"market": cid, "tick_size": "0.001"}})
+        assert r.status_code == 200
+        assert (await http.get("/tick-size", params={"token_id": token})).json() == {"minimum_tick_size": 0.001}
+        r = await http.post("/_sim/accounts/key-1", json={"usdc": "250.5", "positions": {token: "12"}})
+        assert r.json() == {"owner": "key-1", "usdc": "250.5", "positions": {token: "12"}}
+        state = (await http.get("/_sim/state")).json()
+        assert state["seed"] == 1 and state["markets"] == 6 and state["accounts"] == 1
+    assert sim.engine.balance("key-1", token) == Decimal(12)
