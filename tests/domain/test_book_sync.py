@@ -331,6 +331,11 @@ def test_rest_book_while_live_is_a_cross_check(venue: Any) -> None:
     effects = sync.handle(one(venue.book_msg(A, rest=True)), 4)
     assert kinds(effects) == ["HashChecked(ok)", "Snapshot"]  # same content: no change published
     assert sync.state is BookState.LIVE
+    assert [fx.reason for fx in effects if isinstance(fx, Snapshot)] == ["rest"]
+    venue.set_level(A, "BUY", "0.30", "1")  # a post-trade book while live
+    effects = sync.handle(one(venue.book_msg(A, with_ltp=False)), 5)
+    assert kinds(effects) == ["Applied(book)", "HashChecked(ok)", "Snapshot"]
+    assert [fx.reason for fx in effects if isinstance(fx, Snapshot)] == ["book"]
 
 
 def test_rest_metadata_is_taken_for_hashing(venue: Any) -> None:

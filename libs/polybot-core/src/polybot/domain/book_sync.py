@@ -201,8 +201,12 @@ class BookSync:
             mismatch = result is None
             self._report(result, "book", ev.ts_ms, fx)
         old = self.state
-        reason = "initial" if old is _S.AWAITING_SNAPSHOT else (
-            self.resync_reason or "book" if old is _S.RESYNCING else ev.source)
+        if old is _S.AWAITING_SNAPSHOT:
+            reason = "initial"
+        elif old is _S.RESYNCING:
+            reason = self.resync_reason or "manual"
+        else:
+            reason = "rest" if ev.source == "rest" else "book"
         snap = self.snapshot(reason)
         assert snap is not None
         fx.append(snap)
