@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -18,12 +19,17 @@ from polysim.gamma_api import build_gamma_router
 from polysim.public_api import build_public_router
 from polysim.ws_market import MarketHub, build_market_ws_router
 
+log = logging.getLogger("polysim")
+
 
 async def drive(ctx: SimContext) -> None:
     """Advance the engine to the sim clock every ``tick_ms`` until cancelled."""
     interval = max(1, ctx.config.tick_ms) / 1000
     while True:
-        ctx.engine.step(ctx.clock.now_ms())
+        try:
+            ctx.engine.step(ctx.clock.now_ms())
+        except Exception:  # a bug in one step must not stop the market for good
+            log.exception("polysim engine step failed")
         await asyncio.sleep(interval)
 
 

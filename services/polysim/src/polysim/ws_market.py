@@ -65,11 +65,11 @@ class MarketHub:
         faults = self.ctx.engine.faults
         if faults.silent_until_ms and faults.silent(self.ctx.clock.now_ms()):
             return
-        targets: list[MarketSubscriber] = []
+        targets: dict[MarketSubscriber, None] = {}
         for asset in message.assets:
             subs = self.by_asset.get(asset)
             if subs:
-                targets.extend(s for s in subs if s not in targets)
+                targets.update(dict.fromkeys(subs))
         for sub in targets:
             if message.custom_only and not sub.custom:
                 continue
@@ -170,12 +170,15 @@ def build_market_ws_router(ctx: SimContext) -> APIRouter:
         limit = ctx.config.max_assets_per_socket
         try:
             while not writer.done():
-                receive = asyncio.ensure_future(ws.receive_text())
+                receive = asyncio.ensure_future(ws.receive())
                 done, _ = await asyncio.wait({receive, writer}, return_when=asyncio.FIRST_COMPLETED)
                 if receive not in done:
                     receive.cancel()
                     break
-                text = receive.result()
+                frame = receive.result()
+                if frame["type"] == "websocket.disconnect":
+                    break
+                text = frame.get("text") or (frame.get("bytes") or b"").decode("utf-8", "replace")
                 if text.strip() == "PING":
                     sub.push("PONG")  # answered even while the silent-socket fault holds data back
                     continue
