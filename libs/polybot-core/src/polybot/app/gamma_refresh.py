@@ -56,7 +56,7 @@ def client_config(settings: GammaSettings) -> GammaClientConfig:
         max_retries=settings.max_retries, backoff_base_s=settings.backoff_base_s,
         backoff_max_s=settings.backoff_max_s, events_limit_per_10s=settings.events_limit_per_10s,
         markets_limit_per_10s=settings.markets_limit_per_10s, clob_limit_per_10s=settings.clob_limit_per_10s,
-        max_connections=max(8, settings.clob_concurrency * 2),
+        clob_lanes=settings.clob_concurrency,
     )
 
 

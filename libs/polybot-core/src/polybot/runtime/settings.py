@@ -50,6 +50,21 @@ class IngestorSettings(_Section):
     retention_s: float = 300.0
     publish_batch_max: int = 512
     persist_batch_max: int = 5_000
+    # --- additive (ingestor service) ---
+    custom_feature_enabled: bool = True
+    unsubscribe_supported: bool = True  # off: a removal reconnects the connection with its new list
+    rest_timeout_s: float = 5.0
+    rest_max_retries: int = Field(default=3, ge=0)
+    resync_concurrency: int = Field(default=8, ge=1)
+    hash_ltp_window_ms: int = Field(default=2_000, ge=0)  # how long an unexplained F10 hash may wait for an ltp
+    verify_hashes: bool = True
+    use_gamma_tables: bool = True  # read markets selected for making from gamma-sync's tables at start
+    follow_gamma: bool = True  # follow pb.gamma.market.* for markets added or removed while running
+    persist_interval_s: float = 0.2
+    publish_timeout_s: float = 5.0
+    outbox_max_pending: int = Field(default=200_000, ge=1_000)
+    snapshot_retention_s: float = 86_400.0  # book_snapshots older than this are pruned (the newest per asset stays)
+    tick_interval_s: float = 0.25  # expiry of pending hash checks, gauges
 
 
 class QuoterSettings(_Section):
@@ -96,7 +111,7 @@ class GammaSettings(_Section):
     events_limit_per_10s: int = Field(default=500, ge=2)
     markets_limit_per_10s: int = Field(default=300, ge=2)
     clob_limit_per_10s: int = Field(default=9_000, ge=2)
-    clob_concurrency: int = Field(default=32, ge=1)
+    clob_concurrency: int = Field(default=8, ge=1)  # CLOB look-ups in flight (one connection each)
     enrich_from_clob: bool = True
     selection: GammaSelectionSettings = GammaSelectionSettings()
 

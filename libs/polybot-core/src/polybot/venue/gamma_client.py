@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -66,7 +67,7 @@ class GammaClientConfig:
     events_limit_per_10s: int = 500
     markets_limit_per_10s: int = 300
     clob_limit_per_10s: int = 9_000
-    max_connections: int = 64
+    clob_lanes: int = 8  # CLOB look-ups in flight, each on its own keep-alive connection
 
 
 class Throttle:
@@ -98,9 +99,13 @@ class GammaClient:
 
     def __init__(self, config: GammaClientConfig, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.config = config
-        limits = httpx.Limits(max_connections=config.max_connections, max_keepalive_connections=config.max_connections)
-        self._http = httpx.AsyncClient(timeout=config.timeout_s, limits=limits, transport=transport,
-                                       headers={"Accept": "application/json", "User-Agent": "polybot-gamma-sync"})
+        self._transport = transport
+        self._tls = ssl.create_default_context()  # loaded once, shared by every connection pool below
+        self._http = self._new_http(4)
+        # One single-connection client per lane: httpcore's pool scans every waiting request on each
+        # completion, which makes one pool with many requests in flight cost quadratic CPU.
+        self._lanes: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+        self._lane_clients: list[httpx.AsyncClient] = []
         self._throttles = {
             "events": Throttle(TokenBucket.for_limit(config.events_limit_per_10s, WINDOW_MS)),
             "markets": Throttle(TokenBucket.for_limit(config.markets_limit_per_10s, WINDOW_MS)),
@@ -115,8 +120,16 @@ class GammaClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    def _new_http(self, connections: int) -> httpx.AsyncClient:
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        return httpx.AsyncClient(timeout=self.config.timeout_s, limits=limits, transport=self._transport,
+                                 verify=self._tls,
+                                 headers={"Accept": "application/json", "User-Agent": "polybot-gamma-sync"})
+
     async def close(self) -> None:
         await self._http.aclose()
+        for http in self._lane_clients:
+            await http.aclose()
 
     def _backoff_s(self, attempt: int, retry_after: str | None) -> float:
         if retry_after is not None:
@@ -128,7 +141,7 @@ class GammaClient:
         return base / 2 + random.uniform(0, base / 2)
 
     async def _get(self, bucket: str, url: str, params: Sequence[tuple[str, str]] = (),
-                   *, allow_404: bool = False) -> Any:
+                   *, allow_404: bool = False, http: httpx.AsyncClient | None = None) -> Any:
         """GET ``url`` and decode its JSON, retrying what is retryable; ``None`` on an allowed 404."""
         attempt = 0
         while True:
@@ -136,7 +149,7 @@ class GammaClient:
             self.requests += 1
             retry_after: str | None = None
             try:
-                resp = await self._http.get(url, params=httpx.QueryParams(list(params)))
+                resp = await (http or self._http).get(url, params=httpx.QueryParams(list(params)))
             except httpx.TransportError as exc:  # connect errors and timeouts alike
                 problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             else:
@@ -227,4 +240,13 @@ class GammaClient:
 
     async def clob_market(self, condition_id: str) -> Any | None:
         """The CLOB's market object for ``condition_id``, or ``None`` when the CLOB does not know it."""
-        return await self._get("clob", f"{self.config.clob_url.rstrip('/')}/markets/{condition_id}", allow_404=True)
+        if not self._lane_clients:
+            for _ in range(self.config.clob_lanes):
+                self._lane_clients.append(self._new_http(1))
+                self._lanes.put_nowait(self._lane_clients[-1])
+        http = await self._lanes.get()
+        try:
+            url = f"{self.config.clob_url.rstrip('/')}/markets/{condition_id}"
+            return await self._get("clob", url, allow_404=True, http=http)
+        finally:
+            self._lanes.put_nowait(http)
