@@ -17,7 +17,6 @@ background process (or a replay) and the trade lifecycle, so the same inputs giv
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import random
 import uuid
@@ -29,7 +28,6 @@ from polysim.book import Entry, MarketBook
 from polysim.catalog import Catalog, SimMarket, tick_of
 from polysim.config import SimConfig
 from polysim.exchange_api import (
-    MakerFill,
     NewOrder,
     OrderEvent,
     OrderStatus,
@@ -41,10 +39,11 @@ from polysim.exchange_api import (
 )
 from polysim.market_faults import MarketFaults
 from polysim.market_wire import MarketWire
+from polysim.matching import build_trade, crossable, settle_taker, taker_amounts, walk
 from polysim.orders import Account, SimOrder, own_price
 from polysim.seeding import initial_levels
 from polysim.trades import TradeLedger, TradeRecord
-from polysim.units import ONE, micro_decimal, notional_micro, price_units, size_micro, units_decimal
+from polysim.units import ONE, micro_decimal, notional_micro, price_units, size_micro
 
 NOT_ENOUGH_BALANCE = "not enough balance / allowance"
 POST_ONLY_CROSSES = "invalid post-only order: order crosses book"
@@ -64,15 +63,6 @@ class Driver(Protocol):
 
     def skip_to(self, now_ms: int) -> None:
         """Forget what was due while frozen: carry on from ``now_ms``."""
-
-
-class Fill:
-    __slots__ = ("book_price", "maker", "size")
-
-    def __init__(self, book_price: int, size: int, maker: SimOrder | None) -> None:
-        self.book_price = book_price
-        self.size = size
-        self.maker = maker
 
 
 class Engine:
@@ -96,7 +86,6 @@ class Engine:
         self._order_listeners: list[Callable[[OrderEvent], None]] = []
         self._trade_listeners: list[Callable[[TradeEvent], None]] = []
         self._ids = random.Random(f"polysim-ids:{config.seed}")
-        self._sim_orders = 0
 
     # ---- books and time ----------------------------------------------------------------------------
 
@@ -238,16 +227,16 @@ class Engine:
         book = self.book(market.condition_id)
         sim = SimOrder(order.order_id, order.owner, order.maker_address, market, token.index, order.side, price,
                        size, order.order_type, order.expiration_s, ts // 1000)
-        crossable = self._crossable(book, sim.book_bid, sim.book_price, size)
-        if order.post_only and crossable > 0:
+        available = crossable(book, sim.book_bid, sim.book_price, size)
+        if order.post_only and available > 0:
             return PlaceResult(False, POST_ONLY_CROSSES, "UNMATCHED")
-        if order.order_type == "FOK" and crossable < size:
+        if order.order_type == "FOK" and available < size:
             return PlaceResult(False, FOK_UNFILLED, "UNMATCHED")
-        if order.order_type == "FAK" and crossable == 0:
+        if order.order_type == "FAK" and available == 0:
             return PlaceResult(False, FAK_UNMATCHED, "UNMATCHED")
         self.all_orders[sim.order_id] = sim
         self.orders_by_owner.setdefault(sim.owner, {})[sim.order_id] = sim
-        paid, got, trade_id = self._take(book, sim, sim.side, sim.price, size, ts, taker=sim)
+        paid, got, trade_id = self._take(book, sim, size, ts, taker=sim)
         rests = sim.remaining > 0 and order.order_type in ("GTC", "GTD")
         if rests:
             self._rest(book, sim, ts)
@@ -259,18 +248,6 @@ class Engine:
         status: OrderStatus = "MATCHED" if sim.matched > 0 else "LIVE"
         return PlaceResult(True, None, status, taking_amount=micro_decimal(got), making_amount=micro_decimal(paid),
                            trade_ids=(trade_id,) if trade_id else ())
-
-    def _crossable(self, book: MarketBook, taker_bid: bool, book_limit: int, size: int) -> int:
-        """How much of ``size`` would match right now (walking levels within the limit)."""
-        total = 0
-        opposite = book.side(not taker_bid)
-        for p in opposite.best_first():
-            if (taker_bid and p > book_limit) or (not taker_bid and p < book_limit):
-                break
-            total += opposite.levels[p].size
-            if total >= size:
-                return size
-        return total
 
     def _rest(self, book: MarketBook, order: SimOrder, ts: int) -> None:
         acct = self.accounts[order.owner]
@@ -368,124 +345,42 @@ class Engine:
     def sim_take(self, market: SimMarket, token_index: int, side: Side, limit: int, size: int, ts: int) -> int:
         """A background taker order (immediate-or-cancel); returns the size it filled."""
         book = self.book(market.condition_id)
-        self._sim_orders += 1
         taker = SimOrder("", "", "", market, token_index, side, limit, size, "FAK", 0, ts // 1000)
-        self._take(book, taker, side, limit, size, ts, taker=None)
+        self._take(book, taker, size, ts, taker=None)
         return taker.matched
 
-    def _take(self, book: MarketBook, order: SimOrder, side: Side, limit: int, size: int, ts: int,
+    def _take(self, book: MarketBook, order: SimOrder, size: int, ts: int,
               taker: SimOrder | None) -> tuple[int, int, str]:
-        """Match ``order`` against the book; returns (paid, received, trade id or "")."""
-        taker_bid = order.book_bid
-        book_limit = order.book_price
-        opposite = book.side(not taker_bid)
-        fills: list[Fill] = []
-        left = size
-        for p in opposite.best_first():
-            if left == 0 or (taker_bid and p > book_limit) or (not taker_bid and p < book_limit):
-                break
-            lvl = opposite.levels[p]
-            while left > 0 and lvl.entries:
-                entry = lvl.entries[0]
-                n = min(entry.size, left)
-                entry.size -= n
-                left -= n
-                fills.append(Fill(p, n, entry.order))
-                if entry.order is not None:
-                    self._fill_maker(entry.order, n)
-                if entry.size == 0:
-                    lvl.entries.popleft()
-            opposite.touched(lvl)
+        """Match ``order`` (an account's ``taker`` or the crowd's) against the book.
+
+        Returns (given, received, trade id or ""); emits the trade on the market channel, records it when an
+        account took part, and tells makers' owners about their fills.
+        """
+        fills = walk(book, order, size, self.accounts)
         if not fills:
             return 0, 0, ""
-        matched = size - left
-        order.matched += matched
-        paid = got = 0
-        ti = order.token_index
-        for f in fills:
-            value = notional_micro(own_price(f.book_price, ti), f.size)
-            if side == "BUY":
-                paid, got = paid + value, got + f.size
-            else:
-                paid, got = paid + f.size, got + value
+        ti, side = order.token_index, order.side
+        paid, got = taker_amounts(fills, ti, side)
         if taker is not None:
-            acct = self.accounts[taker.owner]
-            if side == "BUY":
-                acct.usdc -= paid
-                acct.add_shares(taker.asset_id, got)
-            else:
-                acct.add_shares(taker.asset_id, -paid)
-                acct.usdc += got
+            settle_taker(self.accounts[taker.owner], taker.asset_id, side, paid, got)
+        matched = sum(f.size for f in fills)
         last_price = own_price(fills[-1].book_price, ti)
         book.set_ltp(last_price)
         book.last_trade = (ti, side, last_price, matched)
         book.updated_ms = ts
         self.wire.trade(book, ti, side, last_price, matched, self.config.fee_rate_bps, ts)
-        trade_id = self._record_trade(book, order, taker, fills, matched, ts)
+        trade_id = ""
+        owners = {f.maker.owner for f in fills if f.maker is not None} | ({taker.owner} if taker else set())
+        if owners:
+            trade_id = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+            trade = build_trade(trade_id, book.market, order, taker, fills, owners, ts, self.config.fee_rate_bps)
+            self.ledger.add(trade, ts)
+            if taker is not None:
+                taker.trade_ids.append(trade_id)
+            self._trade_event(trade, ts)
         for f in fills:
             if f.maker is not None:
                 if trade_id:
                     f.maker.trade_ids.append(trade_id)
                 self._order_event("UPDATE", f.maker, ts)
         return paid, got, trade_id
-
-    def _fill_maker(self, maker: SimOrder, n: int) -> None:
-        acct = self.accounts[maker.owner]
-        before = maker.reserved
-        maker.matched += n
-        maker.reserved = maker.reservation_for(maker.remaining)
-        release = before - maker.reserved
-        if maker.side == "BUY":
-            acct.usdc_reserved -= release
-            acct.usdc -= release
-            acct.add_shares(maker.asset_id, n)
-        else:
-            acct.reserve_shares(maker.asset_id, -release)
-            acct.add_shares(maker.asset_id, -n)
-            acct.usdc += notional_micro(maker.price, n)
-        if maker.remaining == 0:
-            maker.status = "MATCHED"
-
-    def _record_trade(self, book: MarketBook, order: SimOrder, taker: SimOrder | None, fills: list[Fill],
-                      matched: int, ts: int) -> str:
-        owners = {f.maker.owner for f in fills if f.maker is not None}
-        if taker is not None:
-            owners.add(taker.owner)
-        if not owners:
-            return ""
-        market = book.market
-        trade_id = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
-        makers = []
-        for f in fills:
-            m = f.maker
-            if m is not None:
-                makers.append(MakerFill(m.order_id, m.owner, m.maker_address, m.asset_id,
-                                        market.outcomes[m.token_index], m.side, units_decimal(m.price),
-                                        micro_decimal(f.size), self.config.fee_rate_bps))
-            else:
-                ti = order.token_index  # the crowd is shown as the taker's counterparty on the same token
-                maker_side: Side = "SELL" if order.side == "BUY" else "BUY"
-                makers.append(MakerFill(_sim_order_id(trade_id, len(makers)), "", _SIM_ADDRESS, market.token_ids[ti],
-                                        market.outcomes[ti], maker_side,
-                                        units_decimal(own_price(f.book_price, ti)), micro_decimal(f.size),
-                                        self.config.fee_rate_bps))
-        trade = TradeRecord(
-            trade_id=trade_id, taker_order_id=order.order_id or _sim_order_id(trade_id, -1),
-            taker_owner=taker.owner if taker else "", taker_address=taker.maker_address if taker else _SIM_ADDRESS,
-            market=market.condition_id, asset_id=order.asset_id, side=order.side,
-            price=own_price(fills[0].book_price, order.token_index), size=matched, match_time_s=ts // 1000,
-            outcome=market.outcomes[order.token_index], maker_fills=tuple(makers), owners=frozenset(owners),
-            fee_rate_bps=self.config.fee_rate_bps,
-        )
-        self.ledger.add(trade, ts)
-        if taker is not None:
-            taker.trade_ids.append(trade_id)
-        self._trade_event(trade, ts)
-        return trade_id
-
-
-_SIM_ADDRESS = "0x5151515151515151515151515151515151515151"
-
-
-def _sim_order_id(trade_id: str, n: int) -> str:
-    return "0x" + hashlib.sha256(f"{trade_id}:{n}".encode()).hexdigest()
