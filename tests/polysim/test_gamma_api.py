@@ -119,3 +119,21 @@ async def test_five_thousand_markets_in_a_thousand_events() -> None:
         assert (offset, total_markets) == (1000, 5000)
         assert len(await gamma(sim, "/markets", {"limit": "1000", "offset": "4500"})) == 500
     assert ready_s < 5
+
+
+async def test_catalog_loaded_from_recorded_gamma_json() -> None:
+    recorded = json.loads((FIXTURES / "gamma_events_list_2026.json").read_text())
+    want = {m["conditionId"]: json.loads(m["clobTokenIds"]) for e in recorded for m in e["markets"]}
+    async with running_sim(catalog=FIXTURES / "gamma_events_list_2026.json") as sim:
+        assert {cid: sim.token_ids(cid) for cid in sim.condition_ids()} == want
+        listed = await gamma(sim, "/events", {"closed": "false"}) + await gamma(sim, "/events", {"closed": "true"})
+        assert [e["id"] for e in listed] == [e["id"] for e in recorded]
+        served = {m["conditionId"]: m for e in listed for m in e["markets"]}
+        for e in recorded:
+            for m in e["markets"]:
+                assert served[m["conditionId"]]["question"] == m["question"]
+                assert served[m["conditionId"]]["orderPriceMinTickSize"] == m["orderPriceMinTickSize"]
+        token = next(iter(want.values()))[0]
+        assert sim.book(token)["tick_size"] == str(recorded[0]["markets"][0]["orderPriceMinTickSize"])
+    async with running_sim(catalog=FIXTURES / "gamma_public_search_response.json", active_books=1) as sim:
+        assert sim.condition_ids()

@@ -160,8 +160,11 @@ def _fairs(rng: random.Random, size: int, neg_risk: bool) -> list[float]:
 
 
 def load_catalog(path: Path, min_order_size: Decimal = Decimal(5)) -> Catalog:
-    """Markets from a recorded Gamma ``/events`` list (nested markets) or ``/markets`` list or single market."""
+    """Markets from a recorded Gamma ``/events`` list (nested markets), ``/markets`` list, single market or
+    ``/public-search`` answer. Recorded fields are kept and served as recorded where not simulated."""
     data = json.loads(path.read_text())
+    if isinstance(data, dict) and isinstance(data.get("events"), list) and "conditionId" not in data:
+        data = data["events"]  # a /public-search answer
     items = data if isinstance(data, list) else [data]
     events: list[SimEvent] = []
     markets: list[SimMarket] = []
