@@ -13,18 +13,20 @@ from __future__ import annotations
 import json
 from bisect import bisect_left
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Side = Literal["BUY", "SELL"]  # BUY = bids, SELL = asks (the venue's names for the two sides)
 
 _ZERO = Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
-class Level:
-    """One price level: parsed values plus the venue's strings (what the hash is computed over)."""
+class Level(NamedTuple):
+    """One price level: parsed values plus the venue's strings (what the hash is computed over).
+
+    An immutable ``NamedTuple``: books are rebuilt from hundreds of these per snapshot, and a tuple is
+    several times cheaper to create than a frozen dataclass.
+    """
 
     price: Decimal
     size: Decimal
@@ -37,8 +39,7 @@ class Level:
         return cls(Decimal(raw_price), Decimal(raw_size), raw_price, raw_size)
 
 
-@dataclass(frozen=True, slots=True)
-class LevelChange:
+class LevelChange(NamedTuple):
     """The new absolute size of one level on one side; ``size == 0`` removes the level."""
 
     side: Side
