@@ -75,8 +75,9 @@ class GammaSyncService:
                     break
                 (refreshes if outcome == "ok" else errors).inc(kind=due)
                 done = time.monotonic()
-                if due == FULL:
-                    self._next_at[FULL] = done + gs.full_refresh_interval_s
+                if due == FULL:  # a failed full refresh is retried soon, not a whole interval later
+                    retry_s = gs.full_refresh_interval_s if outcome == "ok" else min(gs.full_refresh_interval_s, 30.0)
+                    self._next_at[FULL] = done + retry_s
                 if INCREMENTAL in self._next_at:  # a full refresh also covers what an incremental one would
                     self._next_at[INCREMENTAL] = done + gs.incremental_interval_s
                 with contextlib.suppress(Exception):
@@ -110,6 +111,7 @@ class GammaSyncService:
             self._running = None
             duration.labels(kind=kind).observe(time.monotonic() - started)
         self._last[kind] = {"finished_at": _now_iso(), **counts.as_dict()}
+        self._last["latest"] = {k: self._last[kind][k] for k in ("kind", "finished_at", "duration_s")}
         log.info("gamma refresh done", extra=counts.as_dict())
         return "ok"
 
@@ -117,6 +119,7 @@ class GammaSyncService:
         now = time.monotonic()
         return {
             "refreshing": self._running,
+            "last_refresh": self._last.get("latest"),
             "last_full": self._last.get(FULL),
             "last_incremental": self._last.get(INCREMENTAL),
             "errors": {"total": self._errors_total, "last": self._last_error},

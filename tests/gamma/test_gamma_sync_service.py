@@ -1,0 +1,71 @@
+"""The gamma-sync service in-process: a failing Gamma is counted and retried soon, then full and incremental
+refreshes report on /status and /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from polybot.runtime.embedded import free_port
+from polybot.runtime.infra import Infra
+from polybot.runtime.lifecycle import serve
+from polybot.runtime.settings import GammaSettings, OpsPorts, Settings
+from polybot_gamma_sync.service import GammaSyncService
+from polysim.harness import running_sim
+
+
+async def _until(client: httpx.AsyncClient, url: str, ok: Any, timeout_s: float = 30) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    last: dict[str, Any] = {}
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            last = (await client.get(url, timeout=2)).json()
+            if ok(last):
+                return last
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"condition not met; last status {last}")
+
+
+async def test_service_counts_errors_retries_and_reports(infra: Infra, database_url: str, tmp_path: Path) -> None:
+    async with running_sim(seed=random.randrange(10**9), n_markets=30, n_events=10) as sim, \
+            httpx.AsyncClient() as client:
+        await client.post(f"{sim.url}/_sim/http-faults", json={"error_rate": 1.0, "paths": ["/gamma/"]})
+        port = free_port()
+        gamma = GammaSettings(gamma_url=sim.gamma_url, clob_url=sim.url, full_refresh_interval_s=1.0,
+                              incremental_interval_s=0.5, max_retries=0,
+                              selection={"condition_ids": (sim.condition_ids()[0],)})
+        settings = Settings(nats_url=infra.nats_url, database_url=database_url, state_dir=tmp_path / "state",
+                            ops=OpsPorts(gamma_sync=port), gamma=gamma)
+        stopping = asyncio.Event()
+        task = asyncio.create_task(serve(GammaSyncService(), settings, port, stopping=stopping))
+        base = f"http://127.0.0.1:{port}"
+        try:
+            failed = await _until(client, f"{base}/status", lambda s: s.get("errors", {}).get("total", 0) >= 1)
+            assert failed["last_full"] is None
+            assert "HTTP 503" in failed["errors"]["last"]["error"] and failed["errors"]["last"]["kind"] == "full"
+            metrics = (await client.get(f"{base}/metrics")).text
+            assert 'gamma_refresh_errors_total{kind="full"} 1.0' in metrics
+
+            await client.post(f"{sim.url}/_sim/http-faults", json={"error_rate": 0.0})
+            done = await _until(client, f"{base}/status",
+                                lambda s: s.get("last_full") and s.get("last_incremental"))
+            full = done["last_full"]
+            assert (full["markets"], full["selected_for_making"], full["skipped_invalid"]) == (30, 1, 0)
+            assert done["last_incremental"]["kind"] == "incremental"
+            assert done["markets"] == {"open": 30, "inactive": 0, "closed": 0, "missing": 0, "selected": 1,
+                                       "total": 30}
+            assert done["last_refresh"]["finished_at"] and done["refreshing"] in (None, "full", "incremental")
+            metrics = (await client.get(f"{base}/metrics")).text
+            assert 'gamma_refresh_total{kind="full"}' in metrics
+            assert 'gamma_refresh_total{kind="incremental"}' in metrics
+            assert 'gamma_markets{state="selected"} 1.0' in metrics
+            assert 'gamma_refresh_duration_seconds_bucket{kind="full",le="1.0"}' in metrics
+        finally:
+            stopping.set()
+            await asyncio.wait_for(task, timeout=20)
