@@ -99,7 +99,8 @@ class FakeVenue:
 
     def _page(self, items: list[dict[str, Any]], q: Any) -> list[dict[str, Any]]:
         if q.get("order") == "id":
-            items = sorted(items, key=lambda x: int(x["id"]), reverse=q.get("ascending") == "false")
+            items = sorted(items, key=lambda x: int(x["id"]) if str(x.get("id")).isdigit() else 0,
+                           reverse=q.get("ascending") == "false")
         offset, limit = int(q.get("offset", 0)), int(q.get("limit", 20))
         return items[offset:offset + limit]
 

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -89,9 +89,12 @@ class GammaRefresher:
         run = _Run(RefreshCounts("full"))
         started = time.monotonic()
         s = self.settings
-        pages = self.client.iter_events(page_size=s.events_page_size, closed=False, active=True)
-        async for page in _prefetch(pages):
-            await self._apply(run, parse_events_page(page.items))
+        # oldest first: events created during the refresh land on later pages instead of shifting offsets
+        pages = self.client.iter_events(page_size=s.events_page_size, closed=False, active=True,
+                                        order="id", ascending=True)
+        async with contextlib.aclosing(_prefetch(pages)) as stream:
+            async for page in stream:
+                await self._apply(run, parse_events_page(page.items))
         await self._explain_unlisted(run)
         run.counts.published += await republish_unacknowledged(self.bus, self.pool, self.now_ms())
         run.counts.duration_s = time.monotonic() - started
@@ -103,15 +106,17 @@ class GammaRefresher:
         started = time.monotonic()
         s = self.settings
         pages = 0
-        async for page in self.client.iter_events(page_size=s.events_page_size, closed=False, active=True,
-                                                  order="id", ascending=False):
-            items = parse_events_page(page.items)
-            async with self.pool.acquire() as conn:
-                known = await gamma_repo.known_event_ids(conn, [e.record.event_id for e in items.events])
-            await self._apply(run, items)
-            pages += 1
-            if pages >= s.incremental_max_pages or all(e.record.event_id in known for e in items.events):
-                break
+        newest_first = self.client.iter_events(page_size=s.events_page_size, closed=False, active=True,
+                                               order="id", ascending=False)
+        async with contextlib.aclosing(newest_first) as stream:
+            async for page in stream:
+                items = parse_events_page(page.items)
+                async with self.pool.acquire() as conn:
+                    known = await gamma_repo.known_event_ids(conn, [e.record.event_id for e in items.events])
+                await self._apply(run, items)
+                pages += 1
+                if pages >= s.incremental_max_pages or all(e.record.event_id in known for e in items.events):
+                    break
         async with self.pool.acquire() as conn:
             selected = [c for c in await gamma_repo.selected_condition_ids(conn) if c not in run.seen]
         await self._refetch(run, selected)
@@ -244,7 +249,7 @@ def _merge(gamma: OrderParams, clob: ClobMarket) -> OrderParams:
     )
 
 
-async def _prefetch(pages: AsyncIterator[JsonPage], depth: int = 2) -> AsyncIterator[JsonPage]:
+async def _prefetch(pages: AsyncIterator[JsonPage], depth: int = 2) -> AsyncGenerator[JsonPage, None]:
     """Fetch the next pages while the current one is being written."""
     queue: asyncio.Queue[JsonPage | BaseException | None] = asyncio.Queue(maxsize=depth)
 

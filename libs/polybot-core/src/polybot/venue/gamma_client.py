@@ -21,7 +21,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,7 +206,7 @@ class GammaClient:
         return await self._list("markets", "/markets", params)
 
     async def iter_events(self, *, page_size: int, closed: bool, active: bool | None = None,
-                          order: str | None = None, ascending: bool | None = None) -> AsyncIterator[JsonPage]:
+                          order: str | None = None, ascending: bool | None = None) -> AsyncGenerator[JsonPage, None]:
         """Every page of ``/events``, following offsets until a short page."""
         offset = 0
         while True:
@@ -218,7 +218,7 @@ class GammaClient:
             offset += len(items)
 
     async def iter_markets(self, *, page_size: int, closed: bool, active: bool | None = None,
-                           order: str | None = None, ascending: bool | None = None) -> AsyncIterator[JsonPage]:
+                           order: str | None = None, ascending: bool | None = None) -> AsyncGenerator[JsonPage, None]:
         """Every page of ``/markets``, following offsets until a short page."""
         offset = 0
         while True:
