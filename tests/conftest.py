@@ -15,7 +15,11 @@ from polybot.runtime.infra import Infra, resolve_infra
 from polybot.store.pool import create_pool
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO.parent / "shared" / "fixtures" / "polymarket"
+# The recordings live in ../shared (CI lays it beside the clone, possibly with more recordings than we
+# vendored); a checkout on its own falls back to the copy under tests/fixtures. Tests read the env var.
+_SHARED = REPO.parent / "shared" / "fixtures" / "polymarket"
+FIXTURES = _SHARED if _SHARED.is_dir() else REPO / "tests" / "fixtures" / "polymarket"
+os.environ.setdefault("POLYBOT_FIXTURES", str(FIXTURES))
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from polybot.domain.book_verify import (
     venue_number,
 )
 
-FIX = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "polymarket"
+FIX = Path(os.environ["POLYBOT_FIXTURES"])
 
 
 def _subject(raw: dict, meta: MarketMeta) -> HashSubject:

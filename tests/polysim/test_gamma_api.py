@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import httpx
 from polybot.venue.gamma_schemas import parse_clob_market, parse_event, parse_market
 from polysim.harness import RunningSim, running_sim
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "polymarket" / "gamma"
+FIXTURES = Path(os.environ["POLYBOT_FIXTURES"]) / "gamma"
 
 
 def fixture_market_keys() -> set[str]:

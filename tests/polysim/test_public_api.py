@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from py_clob_client_v2.utilities import generate_orderbook_summary_hash, parse_r
 
 from polysim.harness import RunningSim
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "polymarket"
+FIXTURES = Path(os.environ["POLYBOT_FIXTURES"])
 BOOK_KEYS = ["market", "asset_id", "timestamp", "hash", "bids", "asks", "min_order_size", "tick_size", "neg_risk",
              "last_trade_price"]
 

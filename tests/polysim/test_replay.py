@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from polysim.config import SimConfig
 from polysim.context import build_context
 from polysim.harness import running_sim
 
-WS = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "polymarket" / "ws_market"
+WS = Path(os.environ["POLYBOT_FIXTURES"]) / "ws_market"
 T0 = 1_770_000_000_000
 
 

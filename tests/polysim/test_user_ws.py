@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 
 from polysim.harness import RunningSim, running_sim
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "polymarket" / "ws_user"
+FIXTURES = Path(os.environ["POLYBOT_FIXTURES"]) / "ws_user"
 
 
 def fixture_keys(name: str) -> set[str]:

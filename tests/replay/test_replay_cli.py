@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from polybot.cli.main import main
 from polybot.domain.book_effects import Applied
 from polybot.domain.book_verify import MarketMeta
 
-WS = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "polymarket" / "ws_market"
+WS = Path(os.environ["POLYBOT_FIXTURES"]) / "ws_market"
 
 # (file, hashes the replay can check, counted resyncs)
 RECORDINGS = [

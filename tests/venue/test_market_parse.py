@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from polybot.domain.book_events import (
 from polybot.venue.market_parse import MarketParseError, decode_market_frame, parse_market_frame, parse_rest_book
 from polybot.venue.schemas import MARKET_MESSAGE, BookMsg, PriceChangeV2, RestBook
 
-FIX = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "polymarket"
+FIX = Path(os.environ["POLYBOT_FIXTURES"])
 
 
 def _frames(folder: str) -> list[tuple[str, str]]:
