@@ -129,3 +129,16 @@ async def test_throttle_holds_the_request_rate(start_venue: Any) -> None:
                                                (404, False), (414, False), (200, False)])
 def test_retryable_statuses(status: int, retry: bool) -> None:
     assert is_retryable_status(status) is retry
+
+
+async def test_slow_answers_time_out_and_are_retried(start_venue: Any) -> None:
+    venue = await start_venue("to", 1, 1)
+    venue.clob_delay_s = 0.5
+    cid = venue.markets()[0]["conditionId"]
+    async with _client(venue, timeout_s=0.1, max_retries=2) as client:
+        with pytest.raises(GammaUnavailable, match="ReadTimeout"):
+            await client.clob_market(cid)
+        assert client.retries == 2
+    venue.clob_delay_s = 0.0
+    async with _client(venue, timeout_s=0.5) as client:
+        assert (await client.clob_market(cid))["condition_id"] == cid
