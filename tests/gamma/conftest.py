@@ -62,6 +62,8 @@ class FakeVenue:
     faults: list[tuple[str, int]] = field(default_factory=list)  # (path prefix, status), consumed in order
     requests: list[tuple[str, str]] = field(default_factory=list)  # (path, query string)
     clob_delay_s: float = 0.0  # slows every CLOB answer (to catch a refresh in the middle)
+    max_limit: int = 1000  # the most items one page holds, whatever ``limit`` asks
+    ignore_offset: bool = False  # a broken venue that always serves the first page
     url: str = ""
 
     @classmethod
@@ -101,7 +103,8 @@ class FakeVenue:
         if q.get("order") == "id":
             items = sorted(items, key=lambda x: int(x["id"]) if str(x.get("id")).isdigit() else 0,
                            reverse=q.get("ascending") == "false")
-        offset, limit = int(q.get("offset", 0)), int(q.get("limit", 20))
+        offset, limit = int(q.get("offset", 0)), min(int(q.get("limit", 20)), self.max_limit)
+        offset = 0 if self.ignore_offset else offset
         return items[offset:offset + limit]
 
     async def events_route(self, request: Request) -> Response:

@@ -30,6 +30,7 @@ async def test_pages_through_every_event_with_explicit_closed_filter(start_venue
         pages = [p async for p in client.iter_events(page_size=5, closed=False, active=True)]
     assert [p.offset for p in pages] == [0, 5, 10, 15, 20]
     assert [len(p.items) for p in pages] == [5, 5, 5, 5, 3]
+    assert len(venue.requests) == 6  # the listing ends at an empty page (the venue may cap limit)
     ids = [e["id"] for p in pages for e in p.items]
     assert ids == [e["id"] for e in venue.events]
     for path, query in venue.requests:
@@ -38,11 +39,21 @@ async def test_pages_through_every_event_with_explicit_closed_filter(start_venue
         assert q["closed"] == ["false"] and q["active"] == ["true"]
 
 
-async def test_exact_multiple_of_page_size_ends_with_an_empty_page(start_venue: Any) -> None:
-    venue = await start_venue("pm", 4, 1)
+async def test_a_venue_capping_limit_is_still_paged_to_the_end(start_venue: Any) -> None:
+    venue = await start_venue("pm", 9, 1)
+    venue.max_limit = 2
     async with _client(venue) as client:
-        pages = [p async for p in client.iter_markets(page_size=2, closed=False)]
-    assert [len(p.items) for p in pages] == [2, 2, 0]
+        pages = [p async for p in client.iter_markets(page_size=4, closed=False)]
+    assert [len(p.items) for p in pages] == [2, 2, 2, 2, 1]
+    assert [p.offset for p in pages] == [0, 2, 4, 6, 8]
+
+
+async def test_a_venue_ignoring_offset_is_detected(start_venue: Any) -> None:
+    venue = await start_venue("io", 9, 1)
+    venue.ignore_offset = True
+    async with _client(venue) as client:
+        with pytest.raises(GammaResponseError, match="does not advance"):
+            _ = [p async for p in client.iter_events(page_size=4, closed=False)]
 
 
 async def test_closed_markets_need_closed_true(start_venue: Any) -> None:

@@ -94,6 +94,14 @@ class JsonPage:
     items: list[Any]
 
 
+def _check_progress(path: str, items: list[Any], previous: object) -> object:
+    """The first item of a page; a page starting like the one before means the venue ignores ``offset``."""
+    first = items[0].get("id") if isinstance(items[0], dict) else items[0]
+    if previous is not None and first == previous:
+        raise GammaResponseError(f"GET {path}: pagination does not advance (offset ignored?)")
+    return first
+
+
 class GammaClient:
     """Gamma listings (``/events``, ``/markets``) with offset pagination, and CLOB ``/markets/{id}``."""
 
@@ -207,26 +215,33 @@ class GammaClient:
 
     async def iter_events(self, *, page_size: int, closed: bool, active: bool | None = None,
                           order: str | None = None, ascending: bool | None = None) -> AsyncGenerator[JsonPage, None]:
-        """Every page of ``/events``, following offsets until a short page."""
+        """Every page of ``/events``, following offsets until an empty page.
+
+        An empty page, not a short one, ends the listing: the venue may cap ``limit`` below ``page_size``.
+        """
         offset = 0
+        previous: object = None
         while True:
             items = await self.events_page(offset=offset, limit=page_size, closed=closed, active=active,
                                            order=order, ascending=ascending)
-            yield JsonPage(offset, items)
-            if len(items) < page_size:
+            if not items:
                 return
+            previous = _check_progress("/events", items, previous)
+            yield JsonPage(offset, items)
             offset += len(items)
 
     async def iter_markets(self, *, page_size: int, closed: bool, active: bool | None = None,
                            order: str | None = None, ascending: bool | None = None) -> AsyncGenerator[JsonPage, None]:
-        """Every page of ``/markets``, following offsets until a short page."""
+        """Every page of ``/markets``, following offsets until an empty page."""
         offset = 0
+        previous: object = None
         while True:
             items = await self.markets_page(offset=offset, limit=page_size, closed=closed, active=active,
                                             order=order, ascending=ascending)
-            yield JsonPage(offset, items)
-            if len(items) < page_size:
+            if not items:
                 return
+            previous = _check_progress("/markets", items, previous)
+            yield JsonPage(offset, items)
             offset += len(items)
 
     async def markets_by_condition_ids(self, condition_ids: Sequence[str], *, closed: bool,
