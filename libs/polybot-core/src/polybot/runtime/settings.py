@@ -101,7 +101,6 @@ class GammaSettings(_Section):
     full_refresh_interval_s: float = 600.0
     incremental_interval_s: float = 60.0  # 0 disables the incremental refresh
     events_page_size: int = Field(default=100, ge=1, le=500)
-    markets_page_size: int = Field(default=500, ge=1, le=500)
     incremental_max_pages: int = Field(default=5, ge=1)
     condition_ids_per_request: int = Field(default=50, ge=1, le=100)  # Gamma answers 414 above ~8 KB of URL
     request_timeout_s: float = 10.0
