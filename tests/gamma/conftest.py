@@ -13,6 +13,7 @@ import contextlib
 import copy
 import hashlib
 import json
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from starlette.routing import Route
 from polybot.runtime.embedded import free_port
 from polybot.runtime.lifecycle import ops_server
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "polymarket"
+FIXTURES = Path(os.environ["POLYBOT_FIXTURES"])
 _EVENTS = json.loads((FIXTURES / "gamma" / "gamma_events_list_2026.json").read_text())
 EVENT_TEMPLATE = {k: v for k, v in _EVENTS[0].items() if k != "markets"}
 MARKET_TEMPLATE = _EVENTS[0]["markets"][1]  # the one with clobRewards

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from polybot.venue.gamma_schemas import (
     parse_market,
 )
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "polymarket"
+FIXTURES = Path(os.environ["POLYBOT_FIXTURES"])
 GAMMA_MARKETS = sorted((FIXTURES / "gamma").glob("gamma_market_*.json"))
 CLOB_MARKETS = sorted((FIXTURES / "rest_clob").glob("market_*.json"))
 

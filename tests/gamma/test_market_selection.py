@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -15,7 +16,7 @@ from polybot.domain.market_records import MarketRecord, OrderParams, market_info
 from polybot.domain.market_selection import SelectionRules, select_for_making
 from polybot.venue.gamma_schemas import parse_market
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "polymarket"
+FIXTURES = Path(os.environ["POLYBOT_FIXTURES"])
 NOW_MS = 1_773_000_000_000  # 2026-03-08T20:00:00Z
 HOUR_MS = 3_600_000
 
