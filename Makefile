@@ -12,7 +12,7 @@ bootstrap:
 	$(UV) sync --frozen --all-packages
 
 demo: bootstrap
-	$(UV) run --frozen polybot up
+	$(UV) run --frozen polybot up --config config/demo.toml
 
 lint: bootstrap
 	$(UV) run --frozen ruff check libs services tests bench
