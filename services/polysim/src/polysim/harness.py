@@ -41,11 +41,9 @@ from polysim.market_admin import patch_market
 from polysim.server import QuietServer, start, stop, uvicorn_config
 
 
-@dataclass
-class RunningSim:
-    """A simulator serving in this process; fault controls act immediately."""
+class SimUrls:
+    """Where a simulator's Gamma and websocket endpoints are, given its base ``url``."""
 
-    ctx: SimContext
     url: str
 
     @property
@@ -59,6 +57,14 @@ class RunningSim:
     @property
     def ws_user_url(self) -> str:
         return self.url.replace("http://", "ws://", 1) + "/ws/user"
+
+
+@dataclass
+class RunningSim(SimUrls):
+    """A simulator serving in this process; fault controls act immediately."""
+
+    ctx: SimContext
+    url: str
 
     @property
     def engine(self) -> Engine:
@@ -148,7 +154,7 @@ async def running_sim(**config_overrides: Any) -> AsyncIterator[RunningSim]:
         await stop(server, task)
 
 
-class SimProcess:
+class SimProcess(SimUrls):
     """``python -m polysim ARGS`` as a child process (end-to-end tests and demos).
 
     ``start()`` returns once ``GET /time`` answers; ``stop()`` sends SIGTERM and waits (SIGKILL after a
@@ -163,18 +169,6 @@ class SimProcess:
         self.env = env
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
-
-    @property
-    def gamma_url(self) -> str:
-        return self.url + "/gamma"
-
-    @property
-    def ws_market_url(self) -> str:
-        return self.url.replace("http://", "ws://", 1) + "/ws/market"
-
-    @property
-    def ws_user_url(self) -> str:
-        return self.url.replace("http://", "ws://", 1) + "/ws/user"
 
     def start(self, timeout_s: float = 20.0) -> SimProcess:
         cmd = [sys.executable, "-m", "polysim", "--host", self.host, "--port", str(self.port), *self.args]

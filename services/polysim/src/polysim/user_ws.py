@@ -25,6 +25,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from polysim.exchange_api import ExchangeApi, OrderEvent, TradeEvent
 from polysim.trading_state import TradingState, state_of
 from polysim.trading_wire import order_event_json, trade_event_json
+from polysim.ws_market import parse_client_message
 
 _QUEUE_LIMIT = 10_000  # a client this far behind is cut off rather than grow memory without bound
 
@@ -111,14 +112,6 @@ def hub_of(state: TradingState) -> UserHub:
     return hub
 
 
-def _parse(text: str) -> dict[str, Any] | None:
-    try:
-        message = json.loads(text)
-    except ValueError:
-        return None
-    return message if isinstance(message, dict) else None
-
-
 async def _sender(ws: WebSocket, sub: Subscriber) -> None:
     while True:
         message = await sub.queue.get()
@@ -145,7 +138,7 @@ def build_user_ws_router(ctx: Any) -> APIRouter:
                 if text == "PING":
                     await ws.send_text("PONG")
                     continue
-                message = _parse(text)
+                message = parse_client_message(text)
                 if message is None:
                     continue
                 if sub is None:

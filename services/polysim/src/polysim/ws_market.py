@@ -119,7 +119,8 @@ class MarketHub:
         return len(subs)
 
 
-def _parse(text: str) -> dict[str, Any] | None:
+def parse_client_message(text: str) -> dict[str, Any] | None:
+    """A client's subscription frame as a JSON object, or None for anything else (both channels)."""
     try:
         message = json.loads(text)
     except ValueError:
@@ -182,7 +183,7 @@ def build_market_ws_router(ctx: SimContext) -> APIRouter:
                 if text.strip() == "PING":
                     sub.push("PONG")  # answered even while the silent-socket fault holds data back
                     continue
-                message = _parse(text)
+                message = parse_client_message(text)
                 if message is None:
                     continue
                 assets = [str(a) for a in message.get("assets_ids") or []]
