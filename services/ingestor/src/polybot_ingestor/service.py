@@ -1,9 +1,15 @@
-"""The ingestor service shell."""
+"""The ingestor service: the shared ingestion pipeline (``polybot.app.ingest``) under the service lifecycle.
+
+``/status`` shows every book (state, last_seq, freshness, resync counts) grouped by market, the websocket
+connections and the counters; ``/readyz`` adds ``market_ws`` (every websocket connection up).
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
 
+from polybot.app.ingest import OrderbookIngestor
 from polybot.runtime.lifecycle import ServiceContext
 
 
@@ -12,11 +18,21 @@ class IngestorService:
     migration_owners: ClassVar[tuple[str, ...]] = ("ingest",)
 
     def __init__(self) -> None:
-        self._started = False
+        self.ingestor: OrderbookIngestor | None = None
 
     async def run(self, ctx: ServiceContext) -> None:
-        self._started = True
-        await ctx.stopping.wait()
+        bus, pool = ctx.require()
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # resync fetches would log one line each
+        ingestor = OrderbookIngestor(ctx.settings.ingestor, ctx.metrics, bus=bus, pool=pool)
+        self.ingestor = ingestor
+
+        async def market_ws() -> bool:
+            return ingestor.connected()
+
+        ctx.extra_ready["market_ws"] = market_ws
+        await ingestor.run(ctx.stopping)
 
     async def status(self) -> dict[str, Any]:
-        return {"started": self._started}
+        if self.ingestor is None:
+            return {"started": False}
+        return {"started": True, **self.ingestor.status()}

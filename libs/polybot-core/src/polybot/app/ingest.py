@@ -1,0 +1,498 @@
+"""The orderbook ingestion pipeline: market websocket → parse → verify → apply → publish → persist.
+
+``OrderbookIngestor`` is the shell around the pure parts (``polybot.venue.market_parse`` and
+``polybot.domain.market_books``): it owns the websocket client, the REST client for resync snapshots, the
+outbox (JetStream + PostgreSQL) and a scheduler (pending hash-check expiry, a snapshot every
+``snapshot_interval_s``, pruning every ``prune_interval_s``). The frame handler is synchronous and does no
+I/O; everything slow happens in the outbox and resync tasks.
+
+Manual control (the runbook's names): ``persist_snapshot_now(ts_ms)`` and
+``prune_events_before(ts_ms_threshold)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from polybot.app.ingest_bus import last_published_seqs, subscribe_market_infos
+from polybot.app.ingest_markets import TrackedAsset, completed, from_config, from_selected, market_change, merge
+from polybot.app.ingest_metrics import IngestMetrics
+from polybot.app.ingest_outbox import Outbox, OutboxConfig
+from polybot.app.ingest_resync import ResyncFetcher
+from polybot.bus.client import Bus
+from polybot.bus.messages import MarketInfo
+from polybot.domain.book_effects import (
+    Applied,
+    BookState,
+    Discarded,
+    Effect,
+    HashChecked,
+    Snapshot,
+    StartResync,
+    StateChanged,
+)
+from polybot.domain.book_events import BestBidAsk, MarketResolved, NewMarket, VenueBook
+from polybot.domain.book_sync import BookSyncError, SyncConfig
+from polybot.domain.market_books import MarketBooks
+from polybot.runtime.metrics import Metrics
+from polybot.runtime.settings import IngestorSettings
+from polybot.store.book_tables import StatusRow, status_row
+from polybot.store.books import BookStore
+from polybot.store.ingest_markets import selected_tokens
+from polybot.venue.clob_rest import ClobRestClient, ClobRestConfig
+from polybot.venue.market_parse import InvalidMessage, parse_market_frame
+from polybot.venue.ws_market import MarketWsClient, WsMarketConfig
+
+log = logging.getLogger(__name__)
+
+_INVALID_LOGS_PER_MIN = 60
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class OrderbookIngestor:
+    """Verified L2 books of a changing asset set, published on NATS and persisted in PostgreSQL.
+
+    ``bus`` or ``pool`` may be ``None`` to run without publishing or without persistence (benchmarks).
+    Call ``start()``/``stop()`` (or ``run(stopping)``); feed frames through the websocket client, or call
+    ``on_frame`` directly.
+    """
+
+    def __init__(self, settings: IngestorSettings, metrics: Metrics, *, bus: Bus | None = None,
+                 pool: asyncpg.Pool | None = None, rest: ClobRestClient | None = None) -> None:
+        self.settings = s = settings
+        self.metrics = IngestMetrics.register(metrics)
+        self.bus = bus
+        self.pool = pool
+        self.store = BookStore(pool) if pool is not None else None
+        self.books = MarketBooks(
+            SyncConfig(max_buffered=s.resync_buffer_max, ltp_window_ms=s.hash_ltp_window_ms,
+                       verify_hashes=s.verify_hashes),
+            resync_min_interval_ms=int(s.resync_min_interval_s * 1000))
+        self.outbox = Outbox(
+            OutboxConfig(publish_batch_max=s.publish_batch_max, publish_timeout_s=s.publish_timeout_s,
+                         persist_batch_max=s.persist_batch_max, persist_interval_s=s.persist_interval_s,
+                         max_pending=s.outbox_max_pending),
+            self.metrics, bus, self.store, self._status_rows, self._resnapshot)
+        self._rest = rest
+        self._owns_rest = rest is None
+        self.resync = ResyncFetcher(self._fetch_book, self._deliver_rest_book, self._needs_resync,
+                                    concurrency=s.resync_concurrency)
+        self.ws: MarketWsClient | None = None
+        self._config_assets = frozenset(s.assets)
+        self._removed_seq: dict[str, int] = {}
+        self._waiting: dict[str, TrackedAsset] = {}  # assets whose market/metadata could not be fetched yet
+        self._tasks: list[asyncio.Task[None]] = []
+        self._gamma_sub: Any = None
+        self._gamma_queue: asyncio.Queue[MarketInfo] = asyncio.Queue()
+        self._assets_lock = asyncio.Lock()
+        self._invalid_window: tuple[int, int] = (0, 0)  # (minute, logged in it)
+        self._shards_up: dict[int, bool] = {}
+        self.started_ms = 0
+
+    # --- lifecycle ------------------------------------------------------------------------------------------------
+    async def start(self, *, connect_ws: bool = True, initial: Sequence[TrackedAsset] | None = None) -> None:
+        """Start the outbox, load the asset set (``initial``, or the tables plus config), connect, schedule."""
+        s = self.settings
+        self.started_ms = now_ms()
+        if self._rest is None:
+            self._rest = ClobRestClient(ClobRestConfig(s.clob_rest_url, timeout_s=s.rest_timeout_s,
+                                                       max_retries=s.rest_max_retries))
+        self.outbox.start()
+        if self.bus is not None and s.follow_gamma:
+            await self._follow_gamma(self.bus)
+        if connect_ws:
+            self.ws = MarketWsClient(
+                WsMarketConfig(s.clob_ws_url, assets_per_connection=s.assets_per_connection,
+                               ping_interval_s=s.ping_interval_s, silence_timeout_s=s.silence_timeout_s,
+                               reconnect_base_s=s.reconnect_base_s, reconnect_max_s=s.reconnect_max_s,
+                               custom_feature_enabled=s.custom_feature_enabled,
+                               unsubscribe_supported=s.unsubscribe_supported), self)
+        if initial is None:
+            tables = []
+            if self.pool is not None and s.use_gamma_tables:
+                tables = from_selected(await selected_tokens(self.pool))
+            initial = merge(tables, from_config(s.assets))
+        await self.add_assets(initial)
+        self._tasks.append(asyncio.create_task(self._scheduler(), name="ingest-scheduler"))
+        log.info("ingestor started", extra={"assets": len(self.books), "waiting": len(self._waiting)})
+
+    async def stop(self) -> None:
+        """Disconnect, finish what is queued (bounded), write every asset's final status."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self._gamma_sub is not None:
+            with contextlib.suppress(Exception):
+                await self._gamma_sub.unsubscribe()
+            self._gamma_sub = None
+        if self.ws is not None:
+            await self.ws.close()
+        await self.resync.close()
+        await self.outbox.flush(timeout_s=5.0)
+        if self.store is not None:
+            with contextlib.suppress(Exception):
+                await self.store.write([], [], self._status_rows(s.asset_id for s in self.books))
+        await self.outbox.close(timeout_s=1.0)
+        if self._owns_rest and self._rest is not None:
+            await self._rest.aclose()
+            self._rest = None
+        log.info("ingestor stopped", extra=self.metrics.resync_counts())
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """``start``, wait for ``stopping``, ``stop``."""
+        await self.start()
+        try:
+            await stopping.wait()
+        finally:
+            await self.stop()
+
+    async def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until everything produced so far is published and persisted."""
+        return await self.outbox.flush(timeout_s)
+
+    # --- the asset set ----------------------------------------------------------------------------------------
+    async def add_assets(self, assets: Iterable[TrackedAsset]) -> list[str]:
+        """Start following assets (idempotent); those lacking market/metadata are completed from REST first."""
+        async with self._assets_lock:
+            todo = [a for a in assets if self.books.get(a.asset_id) is None]
+            ready = [a for a in todo if a.complete]
+            ready.extend(await self._complete([a for a in todo if not a.complete]))
+            if not ready:
+                return []
+            seqs = await self._last_seqs([a.asset_id for a in ready])
+            for a in ready:
+                assert a.market is not None
+                self.books.add_asset(a.asset_id, a.market, a.meta, seq=seqs.get(a.asset_id, 0))
+                self.outbox.touch(a.asset_id)
+            ids = [a.asset_id for a in ready]
+            if self.ws is not None:
+                await self.ws.add_assets(ids)
+            return ids
+
+    async def remove_assets(self, asset_ids: Iterable[str]) -> list[str]:
+        """Stop following assets; their ``market_status`` row stays, marked ``unsubscribed``."""
+        async with self._assets_lock:
+            ids = [a for a in asset_ids if self.books.get(a) is not None or a in self._waiting]
+            for a in ids:
+                self._waiting.pop(a, None)
+            if self.ws is not None:
+                await self.ws.remove_assets(ids)
+            rows: list[StatusRow] = []
+            for a in ids:
+                self.resync.cancel(a)
+                sync = self.books.get(a)
+                if sync is None:
+                    continue
+                self._removed_seq[a] = sync.seq
+                row = status_row(sync)
+                rows.append((*row[:6], "unsubscribed", *row[7:]))
+                self.books.remove_asset(a)
+            if self.store is not None and rows:
+                await self.outbox.flush(timeout_s=5.0)
+                with contextlib.suppress(Exception):
+                    await self.store.write([], [], rows)
+            return ids
+
+    async def _complete(self, assets: list[TrackedAsset]) -> list[TrackedAsset]:
+        if not assets:
+            return []
+        assert self._rest is not None
+        rest = self._rest
+        results = await asyncio.gather(*(rest.book(a.asset_id) for a in assets), return_exceptions=True)
+        done = []
+        for a, result in zip(assets, results, strict=True):
+            if isinstance(result, VenueBook):
+                done.append(completed(a, result))
+                self._waiting.pop(a.asset_id, None)
+            else:
+                self._waiting[a.asset_id] = a
+                log.warning("asset metadata not available yet; will retry",
+                            extra={"asset_id": a.asset_id, "error": repr(result)})
+        return done
+
+    async def _last_seqs(self, asset_ids: list[str]) -> dict[str, int]:
+        """Where each asset's seq continues: max of memory, ``market_status`` and the streams."""
+        seqs = {a: self._removed_seq.get(a, 0) for a in asset_ids}
+        if self.store is not None:
+            try:
+                for a, rec in (await self.store.status(asset_ids)).items():
+                    seqs[a] = max(seqs[a], rec.last_seq)
+            except asyncpg.UndefinedTableError:
+                pass
+        if self.bus is not None:
+            for a, seq in (await last_published_seqs(self.bus, asset_ids)).items():
+                seqs[a] = max(seqs[a], seq)
+        return seqs
+
+    async def _follow_gamma(self, bus: Bus) -> None:
+        self._gamma_sub = await subscribe_market_infos(bus, self._gamma_queue)
+        self._tasks.append(asyncio.create_task(self._market_infos(), name="ingest-gamma"))
+
+    async def _market_infos(self) -> None:
+        while True:
+            info = await self._gamma_queue.get()
+            try:
+                await self.apply_market_info(info)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not apply a market change", extra={"condition_id": info.condition_id})
+
+    async def apply_market_info(self, info: MarketInfo) -> None:
+        """Follow a gamma-sync market change: add a selected market's tokens, drop a closed/deselected one's."""
+        add, drop = market_change(info, self._config_assets)
+        if drop:
+            removed = await self.remove_assets(drop)
+            if removed:
+                log.info("market no longer followed", extra={"condition_id": info.condition_id, "assets": removed})
+        for a in add:  # metadata changes of books already followed (tick size stays the websocket's)
+            sync = self.books.get(a.asset_id)
+            if sync is not None and a.meta is not None:
+                sync.set_meta(replace(sync.meta, min_order_size=a.meta.min_order_size, neg_risk=a.meta.neg_risk))
+        added = await self.add_assets(add)
+        if added:
+            log.info("market followed", extra={"condition_id": info.condition_id, "assets": added})
+
+    # --- websocket listener -----------------------------------------------------------------------------------
+    def on_frame(self, shard: int, frame: str, recv_ts_ms: int, recv_ns: int) -> None:
+        """Parse one frame and apply it; never raises for bad input."""
+        m = self.metrics
+        m.frames.inc()
+        parsed = parse_market_frame(frame, recv_ts_ms)
+        if parsed.invalid:
+            self._invalid(parsed.invalid, shard)
+        feed = self.books.feed
+        for event in parsed.events:
+            if isinstance(event, BestBidAsk | NewMarket | MarketResolved):
+                if not isinstance(event, BestBidAsk):
+                    log.info("market event", extra={"event": type(event).__name__, "market": event.market})
+                continue
+            try:
+                effects = feed(event, recv_ts_ms)
+            except BookSyncError as exc:
+                m.discarded.inc(reason="illegal")
+                log.warning("input refused by the book state machine", extra={"error": str(exc)})
+                continue
+            if effects:
+                self._effects(effects, recv_ns)
+
+    def on_connected(self, shard: int, asset_ids: tuple[str, ...]) -> None:
+        self._shards_up[shard] = True
+        self.metrics.ws_connected.labels(shard=str(shard)).set(1)
+        self.metrics.ws_assets.labels(shard=str(shard)).set(len(asset_ids))
+        lost = [a for a in asset_ids if (b := self.books.get(a)) is not None and b.state is BookState.DISCONNECTED]
+        if lost:
+            self._effects(self.books.connection_restored(lost, now_ms()), 0)
+
+    def on_disconnected(self, shard: int, asset_ids: tuple[str, ...], reason: str) -> None:
+        self._shards_up[shard] = False
+        self.metrics.ws_connected.labels(shard=str(shard)).set(0)
+        self.metrics.ws_disconnects.inc(reason=reason.split(":")[0])
+        self._effects(self.books.connection_lost(asset_ids, now_ms()), 0)
+
+    # --- effects --------------------------------------------------------------------------------------------------
+    def _effects(self, effects: list[Effect], recv_ns: int) -> None:
+        outbox, m = self.outbox, self.metrics
+        applied = 0
+        for fx in effects:
+            if isinstance(fx, Applied):
+                outbox.delta(fx, recv_ns)
+                applied += fx.source == "price_change"
+            elif isinstance(fx, Snapshot):
+                outbox.snapshot(fx)
+                applied += 1
+            elif isinstance(fx, HashChecked):
+                m.hash_checked.inc(result=fx.result)
+                if fx.result == "mismatch":
+                    log.warning("hash mismatch", extra={"asset_id": fx.asset_id, "seq": fx.seq, "kind": fx.kind})
+            elif isinstance(fx, StartResync):
+                self._start_resync(fx)
+            elif isinstance(fx, StateChanged):
+                sync = self.books.get(fx.asset_id)
+                outbox.state(fx, sync.seq if sync else 0)
+                log.info("book state", extra={"asset_id": fx.asset_id, "old": fx.old.value, "new": fx.new.value,
+                                              "reason": fx.reason})
+            elif isinstance(fx, Discarded):
+                m.discarded.inc(reason=fx.reason)
+        if applied:
+            m.msg_applied.inc(applied)
+
+    def _start_resync(self, fx: StartResync) -> None:
+        if not fx.restart:
+            counter = self.metrics.resync.get(fx.reason)
+            if counter is not None:
+                counter.inc()
+            log.warning("book resync", extra={"asset_id": fx.asset_id, "market": fx.market, "reason": fx.reason,
+                                              **self.metrics.resync_counts()})
+        self.outbox.touch(fx.asset_id)
+        self.resync.request(fx)
+
+    def _invalid(self, invalid: list[InvalidMessage], shard: int) -> None:
+        self.metrics.msg_invalid.inc(len(invalid))
+        minute = now_ms() // 60_000
+        window, logged = self._invalid_window
+        if window != minute:
+            window, logged = minute, 0
+        for bad in invalid:
+            if logged < _INVALID_LOGS_PER_MIN:
+                logged += 1
+                log.warning("invalid market message", extra={"reason": bad.reason, "event_type": bad.event_type,
+                                                             "raw": bad.raw, "shard": shard})
+        self._invalid_window = (window, logged)
+
+    # --- resync -----------------------------------------------------------------------------------------------
+    def _needs_resync(self, asset_id: str) -> bool:
+        sync = self.books.get(asset_id)
+        return sync is not None and sync.state is BookState.RESYNCING
+
+    async def _fetch_book(self, asset_id: str) -> VenueBook:
+        assert self._rest is not None
+        return await self._rest.book(asset_id)
+
+    def _deliver_rest_book(self, book: VenueBook) -> None:
+        if self.books.get(book.asset_id) is None:
+            return
+        try:
+            effects = self.books.feed(book, now_ms())
+        except BookSyncError as exc:
+            log.warning("REST book refused by the book state machine", extra={"error": str(exc)})
+            return
+        self._effects(effects, 0)
+
+    # --- snapshots, status rows, retention ----------------------------------------------------------------
+    def _status_rows(self, asset_ids: Iterable[str]) -> list[StatusRow]:
+        rows = []
+        for a in asset_ids:
+            sync = self.books.get(a)
+            if sync is not None:
+                rows.append(status_row(sync))
+        return rows
+
+    def _resnapshot(self, asset_ids: Iterable[str]) -> list[Snapshot]:
+        out = []
+        for a in asset_ids:
+            sync = self.books.get(a)
+            snap = sync.snapshot("outbox_overflow") if sync is not None else None
+            if snap is not None:
+                out.append(snap)
+        return out
+
+    async def persist_snapshot_now(self, ts_ms: int) -> int:
+        """Publish and store a snapshot of every live book as of ``ts_ms``; returns how many.
+
+        A periodic snapshot's ``ts_ms`` is the time it was taken (or the book's own, if later), so each period
+        leaves a row even for a book that did not change; its ``seq`` is the last delta it includes.
+        """
+        snaps = [replace(s, ts_ms=max(s.ts_ms, ts_ms)) for s in self.books.snapshots("periodic")]
+        for snap in snaps:
+            self.outbox.snapshot(snap, persist=False)
+        if self.store is not None and snaps:
+            await self.store.write([], snaps, self._status_rows(s.asset_id for s in snaps))
+        return len(snaps)
+
+    async def prune_events_before(self, ts_ms_threshold: int) -> int:
+        """Delete ``book_events`` older than ``ts_ms_threshold`` (venue time); returns the rows deleted."""
+        if self.store is None:
+            return 0
+        deleted = await self.store.prune_events_before(ts_ms_threshold)
+        if deleted:
+            log.info("book events pruned", extra={"rows": deleted, "before_ts_ms": ts_ms_threshold})
+        return deleted
+
+    async def _scheduler(self) -> None:
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        next_snapshot = loop.time() + s.snapshot_interval_s
+        next_prune = loop.time() + s.prune_interval_s
+        next_gauges = loop.time()
+        next_retry = loop.time() + 5.0
+        while True:
+            await asyncio.sleep(s.tick_interval_s)
+            now = loop.time()
+            effects = self.books.tick(now_ms())
+            if effects:
+                self._effects(effects, 0)
+            try:
+                if now >= next_gauges:
+                    next_gauges = now + 1.0
+                    self._update_gauges()
+                if now >= next_snapshot:
+                    next_snapshot = now + s.snapshot_interval_s
+                    written = await self.persist_snapshot_now(now_ms())
+                    log.info("ingestion stats", extra={"snapshots": written, **self._counts()})
+                if now >= next_prune:
+                    next_prune = now + s.prune_interval_s
+                    await self.prune_events_before(now_ms() - int(s.retention_s * 1000))
+                    if self.store is not None:
+                        cutoff = datetime.now(UTC) - timedelta(seconds=s.snapshot_retention_s)
+                        await self.store.prune_snapshots_before(cutoff)
+                if self._waiting and now >= next_retry:
+                    next_retry = now + 5.0
+                    await self.add_assets(list(self._waiting.values()))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("scheduled ingestor task failed")
+
+    def _update_gauges(self) -> None:
+        counts = Counter(b.state.value for b in self.books)
+        for state in BookState:
+            self.metrics.books.labels(state=state.value).set(counts.get(state.value, 0))
+        self.metrics.outbox_pending.set(self.outbox.pending)
+
+    def _counts(self) -> dict[str, int]:
+        m = self.metrics
+        return {"ingestion_msg_applied": int(m.msg_applied.value()),
+                "ingestion_msg_invalid": int(m.msg_invalid.value()), **m.resync_counts()}
+
+    # --- status -----------------------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """The ``/status`` JSON: counters, connections and every book grouped by market."""
+        now = now_ms()
+        markets: dict[str, dict[str, Any]] = {}
+        for sync in self.books:
+            st = sync.stats
+            bb, ba = sync.book.best_bid(), sync.book.best_ask()
+            markets.setdefault(sync.market, {})[sync.asset_id] = {
+                "state": sync.state.value,
+                "last_seq": sync.seq,
+                "last_update_ts_ms": st.last_update_ts_ms,
+                "freshness_ms": now - st.last_update_ts_ms if st.last_update_ts_ms else None,
+                "snapshots": st.snapshots,
+                "deltas": st.deltas,
+                "resyncs": dict(st.resyncs),
+                "buffered": sync.buffered,
+                "best_bid": bb.raw_price if bb else None,
+                "best_ask": ba.raw_price if ba else None,
+                "tick_size": sync.meta.tick_size,
+            }
+        return {
+            "assets": len(self.books),
+            "waiting_for_metadata": sorted(self._waiting),
+            "books": dict(Counter(b.state.value for b in self.books)),
+            "counters": self._counts(),
+            "connections": self.ws.status() if self.ws is not None else [],
+            "outbox_pending": self.outbox.pending,
+            "resync_in_flight": self.resync.in_flight,
+            "markets": markets,
+        }
+
+    def connected(self) -> bool:
+        """True when every websocket shard is up (or there is nothing to follow)."""
+        return all(self._shards_up.values()) if self.ws is not None else True

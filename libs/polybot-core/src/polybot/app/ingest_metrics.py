@@ -1,0 +1,66 @@
+"""The ingestor's metrics. The first five names are the runbook's, word for word."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import Gauge, Histogram
+
+from polybot.runtime.metrics import ExactCounter, Metrics
+
+RESYNC_REASONS: tuple[str, ...] = ("first_delta", "gap", "checksum", "tick_size", "manual")
+
+# Receive → JetStream ack, in seconds: sub-millisecond resolution where it matters.
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+@dataclass(frozen=True)
+class IngestMetrics:
+    msg_applied: ExactCounter
+    msg_invalid: ExactCounter
+    resync: dict[str, ExactCounter]  # reason → ingestion_resync_<reason>
+    frames: ExactCounter
+    hash_checked: ExactCounter  # label result: ok / mismatch / superseded
+    discarded: ExactCounter  # label reason
+    published: ExactCounter
+    publish_errors: ExactCounter
+    publish_dropped: ExactCounter
+    persisted_events: ExactCounter
+    persist_errors: ExactCounter
+    ws_disconnects: ExactCounter  # label reason
+    ws_connected: Gauge  # label shard
+    ws_assets: Gauge  # label shard
+    books: Gauge  # label state
+    outbox_pending: Gauge
+    receive_to_publish: Histogram
+
+    @classmethod
+    def register(cls, m: Metrics) -> IngestMetrics:
+        """Create and register every ingestor metric in ``m`` (once per registry)."""
+        return cls(
+            msg_applied=m.counter("ingestion_msg_applied", "Venue messages applied to a book (deltas and books)"),
+            msg_invalid=m.counter("ingestion_msg_invalid", "Market-channel messages that failed validation"),
+            resync={r: m.counter(f"ingestion_resync_{r}", f"Book resyncs caused by {r.replace('_', ' ')}")
+                    for r in RESYNC_REASONS},
+            frames=m.counter("ingestion_frames", "Market-channel frames received"),
+            hash_checked=m.counter("ingestion_hash_checked", "Venue hash checks by final result", ["result"]),
+            discarded=m.counter("ingestion_discarded", "Inputs deliberately not applied", ["reason"]),
+            published=m.counter("ingestion_published", "Book messages acknowledged by JetStream"),
+            publish_errors=m.counter("ingestion_publish_errors", "Failed JetStream publish batches (retried)"),
+            publish_dropped=m.counter("ingestion_publish_dropped",
+                                      "Deltas dropped from a full outbox (replaced by snapshots)"),
+            persisted_events=m.counter("ingestion_persisted_events", "book_events rows written"),
+            persist_errors=m.counter("ingestion_persist_errors", "Failed database batches (retried)"),
+            ws_disconnects=m.counter("ingestion_ws_disconnects", "Market websocket disconnects", ["reason"]),
+            ws_connected=m.gauge("ingestion_ws_connected", "1 while the market connection is up", ["shard"]),
+            ws_assets=m.gauge("ingestion_ws_assets", "Assets subscribed on the market connection", ["shard"]),
+            books=m.gauge("ingestion_books", "Books by state", ["state"]),
+            outbox_pending=m.gauge("ingestion_outbox_pending", "Book messages waiting to be published"),
+            receive_to_publish=m.histogram("ingestion_receive_to_publish_seconds",
+                                           "Frame received to JetStream ack of the resulting message",
+                                           buckets=_LATENCY_BUCKETS),
+        )
+
+    def resync_counts(self) -> dict[str, int]:
+        """``{"ingestion_resync_gap": n, …}`` for JSON logs."""
+        return {f"ingestion_resync_{r}": int(c.value()) for r, c in self.resync.items()}

@@ -1,0 +1,145 @@
+"""The live ingestor's persistence: ``book_events``, ``book_snapshots``, ``market_status`` and retention.
+
+Rows have the same shape as the offline replay's (``polybot.store.book_tables`` builds them). Writes are
+batched and idempotent on redelivery: events go through ``COPY`` into a session temp table and then
+``INSERT … ON CONFLICT DO NOTHING`` (a row already stored for (asset_id, seq) wins), snapshots through one
+``executemany`` with ``ON CONFLICT DO NOTHING``, status rows through an upsert. One transaction per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+from polybot.domain.book_effects import Applied, Snapshot
+from polybot.store.book_tables import StatusRow, event_row, snapshot_row
+
+_TEMP_EVENTS = """
+CREATE TEMP TABLE IF NOT EXISTS _ingest_book_events (
+    asset_id text, seq bigint, market text, ts_ms bigint, recv_ts_ms bigint, event_type text, payload text
+) ON COMMIT DELETE ROWS
+"""
+_EVENT_COLUMNS = ("asset_id", "seq", "market", "ts_ms", "recv_ts_ms", "event_type", "payload")
+_INSERT_EVENTS = """
+INSERT INTO book_events (asset_id, seq, market, ts_ms, recv_ts_ms, event_type, payload)
+SELECT asset_id, seq, market, ts_ms, recv_ts_ms, event_type, payload::jsonb FROM _ingest_book_events
+ON CONFLICT (asset_id, seq) DO NOTHING
+"""
+_INSERT_SNAPSHOTS = """
+INSERT INTO book_snapshots (asset_id, seq, ts_ms, market, bids, asks, tick_size, min_order_size, neg_risk, hash,
+    reason)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+ON CONFLICT (asset_id, seq, ts_ms) DO NOTHING
+"""
+_UPSERT_STATUS = """
+INSERT INTO market_status (asset_id, market, last_seq, last_update_ts_ms, snapshots, deltas, state,
+    resync_first_delta, resync_gap, resync_checksum, resync_tick_size)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+ON CONFLICT (asset_id) DO UPDATE SET market = EXCLUDED.market, last_seq = EXCLUDED.last_seq,
+    last_update_ts_ms = EXCLUDED.last_update_ts_ms, snapshots = EXCLUDED.snapshots, deltas = EXCLUDED.deltas,
+    state = EXCLUDED.state, resync_first_delta = EXCLUDED.resync_first_delta, resync_gap = EXCLUDED.resync_gap,
+    resync_checksum = EXCLUDED.resync_checksum, resync_tick_size = EXCLUDED.resync_tick_size, updated_at = now()
+"""
+_PRUNE_EVENTS = """
+DELETE FROM book_events WHERE ctid = ANY (ARRAY(
+    SELECT ctid FROM book_events WHERE ts_ms < $1 LIMIT $2))
+"""
+# Old snapshots go, but the newest one of every asset always stays.
+_PRUNE_SNAPSHOTS = """
+DELETE FROM book_snapshots s WHERE s.created_at < $1 AND EXISTS (
+    SELECT 1 FROM book_snapshots n WHERE n.asset_id = s.asset_id AND n.created_at > s.created_at)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRecord:
+    """One ``market_status`` row as read back."""
+
+    asset_id: str
+    market: str | None
+    last_seq: int
+    last_update_ts_ms: int
+    snapshots: int
+    deltas: int
+    state: str | None
+    resync_first_delta: int
+    resync_gap: int
+    resync_checksum: int
+    resync_tick_size: int
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> StatusRecord:
+        return cls(row["asset_id"], row["market"], row["last_seq"] or 0, row["last_update_ts_ms"] or 0,
+                   row["snapshots"] or 0, row["deltas"] or 0, row["state"], row["resync_first_delta"] or 0,
+                   row["resync_gap"] or 0, row["resync_checksum"] or 0, row["resync_tick_size"] or 0,
+                   row["updated_at"])
+
+
+def _event_records(events: Iterable[Applied]) -> list[tuple[Any, ...]]:
+    out = []
+    for fx in events:
+        asset_id, seq, market, ts_ms, recv_ts_ms, event_type, payload = event_row(fx)
+        out.append((asset_id, seq, market, ts_ms, recv_ts_ms, event_type, orjson.dumps(payload).decode()))
+    return out
+
+
+class BookStore:
+    """Batched, idempotent writes of the book tables (pool from ``polybot.store.pool.create_pool``)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def write(self, events: Sequence[Applied], snapshots: Sequence[Snapshot],
+                    status: Sequence[StatusRow]) -> None:
+        """Store one batch in one transaction; rows already stored are left as they are."""
+        if not (events or snapshots or status):
+            return
+        async with self._pool.acquire() as conn, conn.transaction():
+            if events:
+                await conn.execute(_TEMP_EVENTS)
+                await conn.copy_records_to_table("_ingest_book_events", records=_event_records(events),
+                                                 columns=_EVENT_COLUMNS)
+                await conn.execute(_INSERT_EVENTS)
+            if snapshots:
+                await conn.executemany(_INSERT_SNAPSHOTS, [snapshot_row(s) for s in snapshots])
+            if status:
+                await conn.executemany(_UPSERT_STATUS, list(status))
+
+    async def prune_events_before(self, ts_ms_threshold: int, chunk_rows: int = 50_000) -> int:
+        """Delete ``book_events`` with ``ts_ms`` below the threshold, in chunks; returns the rows deleted."""
+        total = 0
+        while True:
+            async with self._pool.acquire() as conn:
+                result = await conn.execute(_PRUNE_EVENTS, ts_ms_threshold, chunk_rows)
+            deleted = int(result.split()[-1])
+            total += deleted
+            if deleted < chunk_rows:
+                return total
+
+    async def prune_snapshots_before(self, created_before: datetime) -> int:
+        """Delete snapshots created before ``created_before``, keeping each asset's newest; returns the count."""
+        async with self._pool.acquire() as conn:
+            result = await conn.execute(_PRUNE_SNAPSHOTS, created_before)
+        return int(result.split()[-1])
+
+    async def status(self, asset_ids: Sequence[str] | None = None) -> dict[str, StatusRecord]:
+        """``market_status`` rows (all, or of ``asset_ids``), by asset."""
+        async with self._pool.acquire() as conn:
+            return await read_status(conn, asset_ids)
+
+
+async def read_status(conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy,
+                      asset_ids: Sequence[str] | None = None) -> dict[str, StatusRecord]:
+    """``market_status`` rows by asset (``asyncpg.UndefinedTableError`` when the table does not exist)."""
+    if asset_ids is None:
+        rows = await conn.fetch("SELECT * FROM market_status ORDER BY market, asset_id")
+    else:
+        rows = await conn.fetch(
+            "SELECT * FROM market_status WHERE asset_id = ANY($1::text[]) ORDER BY market, asset_id", list(asset_ids))
+    return {r["asset_id"]: StatusRecord.of(r) for r in rows}
