@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 # Command modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("up", "gamma-refresh", "replay", "sim")
+COMMANDS: tuple[str, ...] = ("up", "status", "gamma-refresh", "replay", "sim")
 
 
 class CliError(Exception):

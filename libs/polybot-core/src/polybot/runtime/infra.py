@@ -51,6 +51,11 @@ def _answers(url: str) -> bool:
     return bool(u.hostname and u.port and port_open(u.hostname, u.port))
 
 
+def shared_infra(state_dir: Path) -> dict[str, str] | None:
+    """URLs of the embedded servers a running ``polybot up`` published under ``state_dir``, if they answer."""
+    return _read_shared(state_dir)
+
+
 def _read_shared(state_dir: Path) -> dict[str, str] | None:
     path = state_dir / STATE_FILE
     try:

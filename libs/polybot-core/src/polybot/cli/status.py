@@ -1,0 +1,120 @@
+"""``polybot status``: per-market ingestion status from the ``market_status`` table.
+
+For each market (condition id) and each of its assets: state, last_seq, last_update_ts_ms, snapshots,
+deltas, freshness (ms since the last update) and resync counts. A table by default, one JSON object with
+``--json``. The database is ``--db-url``, else the configured one, else the embedded one of a running
+``polybot up``; the command never starts servers of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+import asyncpg
+
+from polybot.cli.main import CliError
+from polybot.runtime import eventloop
+from polybot.runtime.infra import shared_infra
+from polybot.runtime.settings import load_settings
+
+_QUERY = """
+SELECT asset_id, market, last_seq, last_update_ts_ms, snapshots, deltas, state,
+       resync_first_delta, resync_gap, resync_checksum, resync_tick_size
+FROM market_status ORDER BY market, asset_id
+"""
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("status", help="per-market ingestion status")
+    p.add_argument("--config", default=None, help="TOML settings file (default config/service.toml)")
+    p.add_argument("--db-url", default=None, help="postgresql://… (default: settings, then a running `up`)")
+    p.add_argument("--market", default=None, help="only this condition id")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=run)
+
+
+def _database_url(args: argparse.Namespace) -> str:
+    if args.db_url:
+        return str(args.db_url)
+    settings = load_settings(args.config)
+    if settings.database_url:
+        return settings.database_url
+    shared = shared_infra(settings.state_dir)
+    if shared is not None:
+        return shared["database_url"]
+    raise CliError(
+        f"no database: pass --db-url, set POLYBOT_DATABASE_URL, or start the stack (`polybot up`) "
+        f"so that {settings.state_dir / 'infra.json'} exists"
+    )
+
+
+async def _fetch(url: str) -> list[asyncpg.Record]:
+    try:
+        conn = await asyncpg.connect(url, timeout=5)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise CliError(f"cannot connect to the database: {exc}") from None
+    try:
+        return list(await conn.fetch(_QUERY))
+    except asyncpg.UndefinedTableError:
+        raise CliError("no market_status table: the ingestor has not run against this database yet") from None
+    finally:
+        await conn.close()
+
+
+def build_report(rows: list[Any], now_ms: int, market: str | None = None) -> dict[str, Any]:
+    """Group rows by market; freshness is ``now_ms - last_update_ts_ms`` (None before any update)."""
+    markets: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if market is not None and r["market"] != market:
+            continue
+        last = r["last_update_ts_ms"]
+        markets.setdefault(r["market"] or "", {})[r["asset_id"]] = {
+            "state": r["state"],
+            "last_seq": r["last_seq"],
+            "last_update_ts_ms": last,
+            "freshness_ms": None if last is None else max(0, now_ms - int(last)),
+            "snapshots": r["snapshots"],
+            "deltas": r["deltas"],
+            "resyncs": {
+                "first_delta": r["resync_first_delta"],
+                "gap": r["resync_gap"],
+                "checksum": r["resync_checksum"],
+                "tick_size": r["resync_tick_size"],
+            },
+        }
+    return {"now_ms": now_ms, "markets": markets}
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 7] + "…" + text[-6:]
+
+
+def render_table(report: dict[str, Any]) -> str:
+    head = (f"{'MARKET':<22} {'ASSET':<22} {'STATE':<18} {'LAST_SEQ':>9} {'LAST_UPDATE_TS_MS':>17} "
+            f"{'FRESH_MS':>9} {'SNAPS':>6} {'DELTAS':>8} {'RESYNCS f/g/c/t':>16}")
+    lines = [head]
+    for market, assets in report["markets"].items():
+        for asset, st in assets.items():
+            rs = st["resyncs"]
+            fresh = "-" if st["freshness_ms"] is None else str(st["freshness_ms"])
+            lines.append(
+                f"{_short(market, 22):<22} {_short(asset, 22):<22} {st['state'] or '-':<18} "
+                f"{st['last_seq'] if st['last_seq'] is not None else '-':>9} "
+                f"{st['last_update_ts_ms'] if st['last_update_ts_ms'] is not None else '-':>17} {fresh:>9} "
+                f"{st['snapshots'] or 0:>6} {st['deltas'] or 0:>8} "
+                f"{rs['first_delta'] or 0}/{rs['gap'] or 0}/{rs['checksum'] or 0}/{rs['tick_size'] or 0:>3}"
+            )
+    if len(lines) == 1:
+        lines.append("(no assets ingested yet)")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    url = _database_url(args)
+    rows = eventloop.run(_fetch(url))
+    report = build_report(rows, int(time.time() * 1000), args.market)
+    print(json.dumps(report) if args.json else render_table(report))
+    return 0
