@@ -10,9 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+from nats.js.api import DeliverPolicy
 
 from polybot.app.ingest import OrderbookIngestor
+from polybot.bus import subjects
 from polybot.bus.client import Bus
+from polybot.bus.codec import decode
+from polybot.bus.streams import BOOK_SNAPSHOTS
 from polybot.domain.book_effects import BookState
 from polybot.runtime.metrics import Metrics
 from polybot.runtime.settings import IngestorSettings
@@ -97,3 +101,51 @@ def inside_prices(sim: RunningSim, asset_id: str) -> tuple[Decimal, Decimal, Dec
     bid = max(Decimal(lv["price"]) for lv in book["bids"])
     ask = min(Decimal(lv["price"]) for lv in book["asks"])
     return bid, ask, Decimal(book["tick_size"])
+
+
+def counter(ing: OrderbookIngestor, name: str) -> int:
+    """One of the ingestor's counters (``ingestion_resync_gap``…), from its ``/status`` JSON."""
+    return int(ing.status()["counters"][name])
+
+
+async def delta_messages(bus: Bus, asset_id: str) -> list[Any]:
+    """Every ``BookDelta`` of ``asset_id`` on JetStream, in stream order."""
+
+    sub = await bus.js.subscribe(subjects.book_delta(asset_id), ordered_consumer=True,
+                                 deliver_policy=DeliverPolicy.ALL)
+    out: list[Any] = []
+    try:
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=0.5)
+            except Exception:
+                return out
+            out.append(decode(msg.data))
+    finally:
+        await sub.unsubscribe()
+
+
+async def last_snapshot(bus: Bus, asset_id: str) -> Any:
+    raw = await bus.js.get_last_msg(BOOK_SNAPSHOTS.name, subjects.book_snapshot(asset_id))
+    return decode(raw.data)
+
+
+def rebuild(snapshot: Any, deltas: list[Any]) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
+    """What a consumer does: load the snapshot, apply the deltas above its seq."""
+    bids = {lv.price: lv.size for lv in snapshot.bids}
+    asks = {lv.price: lv.size for lv in snapshot.asks}
+    for d in deltas:
+        if d.seq <= snapshot.seq:
+            continue
+        for c in d.changes:
+            side = bids if c.side == "BUY" else asks
+            if c.size == 0:
+                side.pop(c.price, None)
+            else:
+                side[c.price] = c.size
+    return bids, asks
+
+
+def venue_maps(book: dict[str, Any]) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
+    return ({Decimal(lv["price"]): Decimal(lv["size"]) for lv in book["bids"]},
+            {Decimal(lv["price"]): Decimal(lv["size"]) for lv in book["asks"]})

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+from ingest_kit import BUSY, running_ingestor, settings_for, settled_equal, wait_until
 
 from polybot.bus.client import Bus
 from polybot.runtime.metrics import Metrics
 from polysim.harness import running_sim
-
-from ingest_kit import BUSY, running_ingestor, settings_for, settled_equal, wait_until
 
 
 async def test_clean_run_books_equal_venue_and_rows_are_written(bus: Bus, pool: asyncpg.Pool) -> None:
