@@ -83,6 +83,7 @@ class Outbox:
         self._status_rows = status_rows
         self._resnapshot = resnapshot
         self._pub: list[tuple[Outgoing, int]] = []  # (message, perf_counter_ns at receive or 0)
+        self._subjects: dict[str, str] = {}  # asset → delta subject (building one validates the token)
         self._events: list[Applied] = []
         self._snaps: list[Snapshot] = []
         self._dirty: set[str] = set()
@@ -97,8 +98,10 @@ class Outbox:
     # --- producers (synchronous, called from the frame handler) ---------------------------------------------------
     def delta(self, fx: Applied, recv_ns: int = 0) -> None:
         if self.bus is not None:
-            self._pub.append((Outgoing(subjects.book_delta(fx.asset_id), delta_message(fx),
-                                       f"{fx.asset_id}:{fx.seq}"), recv_ns))
+            subject = self._subjects.get(fx.asset_id)
+            if subject is None:
+                subject = self._subjects[fx.asset_id] = subjects.book_delta(fx.asset_id)
+            self._pub.append((Outgoing(subject, delta_message(fx), f"{fx.asset_id}:{fx.seq}"), recv_ns))
             self._wake_publisher()
         if self.store is not None:
             self._events.append(fx)
