@@ -46,3 +46,11 @@ def test_unknown_key_is_refused(tmp_path: Path) -> None:
     cfg.write_text("[ingestor]\nsnapshot_every = 3\n")
     with pytest.raises(ValidationError):
         load_settings(cfg)
+
+
+def test_loading_one_file_does_not_leak_into_later_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLYBOT_CONFIG", str(tmp_path / "absent.toml"))
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('log_level = "DEBUG"\n')
+    assert load_settings(cfg).log_level == "DEBUG"
+    assert load_settings().log_level == "INFO"

@@ -173,6 +173,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         asyncio.run(_migrate(infra))
         env = {**os.environ, **infra.env(), **(_sim_env(settings) if not args.no_sim else {})}
+        if args.config:
+            env["POLYBOT_CONFIG"] = str(Path(args.config).resolve())  # the services read the same file
         for spec in specs:
             procs[spec.name] = subprocess.Popen(
                 [sys.executable, "-m", spec.module, *spec.args], env=env, start_new_session=True

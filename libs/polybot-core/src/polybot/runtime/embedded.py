@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -96,6 +97,23 @@ class EmbeddedNats:
         self.proc = None
 
 
+def _terminate_postmaster(pid: int, timeout_s: float) -> None:
+    """SIGINT (PostgreSQL's fast shutdown) the postmaster ``pid`` if it is still a postgres, then wait."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        if "postgres" not in proc.name():
+            return
+        proc.send_signal(signal.SIGINT if sys.platform != "win32" else signal.SIGTERM)
+        proc.wait(timeout_s)
+    except psutil.TimeoutExpired:
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(pid).kill()
+    except psutil.Error:
+        pass
+
+
 def _pg_bin(name: str) -> Path:
     from pgserver._commands import POSTGRES_BIN_PATH
 
@@ -127,6 +145,7 @@ class EmbeddedPostgres:
     port: int = 0
     database: str = "polybot"
     durable: bool = True  # tests turn fsync off: data there is thrown away anyway
+    _postmaster_pid: int | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -170,6 +189,7 @@ class EmbeddedPostgres:
             timeout_s + 5,
         )
         _wait_port(self.host, self.port, timeout_s)
+        self._postmaster_pid = int((self.pgdata / "postmaster.pid").read_text().split()[0])
         self._create_database(user)
         return self
 
@@ -185,9 +205,13 @@ class EmbeddedPostgres:
             self._run([*psql, f'CREATE DATABASE "{self.database}"'], user)
 
     def stop(self, timeout_s: float = 30.0) -> None:
-        if not (self.pgdata / "postmaster.pid").exists():
-            return
-        with contextlib.suppress(EmbeddedError, subprocess.TimeoutExpired):
-            self._run(
-                [str(_pg_bin("pg_ctl")), "-D", str(self.pgdata), "-w", "-m", "fast", "stop"], _run_as(), timeout_s
-            )
+        if (self.pgdata / "postmaster.pid").exists():
+            with contextlib.suppress(EmbeddedError, subprocess.TimeoutExpired):
+                self._run(
+                    [str(_pg_bin("pg_ctl")), "-D", str(self.pgdata), "-w", "-m", "fast", "stop"], _run_as(), timeout_s
+                )
+        # pg_ctl needs the data directory; if it failed or the directory is gone, stop the postmaster we
+        # started directly, so no server outlives its owner.
+        pid, self._postmaster_pid = self._postmaster_pid, None
+        if pid is not None:
+            _terminate_postmaster(pid, timeout_s)

@@ -7,6 +7,7 @@ Nested sections use ``__`` in the environment: ``POLYBOT_INGESTOR__SNAPSHOT_INTE
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +21,9 @@ from pydantic_settings import (
 )
 
 DEFAULT_CONFIG = Path("config/service.toml")
+# The file ``load_settings(config)`` was asked for; set only while that call builds the settings, so that
+# loading one file never changes what a later, unrelated load reads.
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("polybot_config_file", default=None)
 
 
 class _Section(BaseModel):
@@ -65,6 +69,7 @@ class IngestorSettings(_Section):
     outbox_max_pending: int = Field(default=200_000, ge=1_000)
     snapshot_retention_s: float = 86_400.0  # book_snapshots older than this are pruned (the newest per asset stays)
     tick_interval_s: float = 0.25  # expiry of pending hash checks, gauges
+    initial_snapshot_timeout_s: float = 10.0  # no book this long after subscribing: fetch it from REST
 
 
 class QuoterSettings(_Section):
@@ -165,7 +170,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_path = Path(os.environ.get("POLYBOT_CONFIG", str(DEFAULT_CONFIG)))
+        toml_path = _CONFIG_FILE.get() or Path(os.environ.get("POLYBOT_CONFIG", str(DEFAULT_CONFIG)))
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, file_secret_settings]
         if toml_path.is_file():
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
@@ -174,12 +179,16 @@ class Settings(BaseSettings):
 
 def load_settings(config: Path | str | None = None, **overrides: Any) -> Settings:
     """Load settings from ``config`` (or ``$POLYBOT_CONFIG``, or ``config/service.toml``) and the environment."""
+    path = None
     if config is not None:
         path = Path(config)
         if not path.is_file():
             raise FileNotFoundError(f"config file not found: {path}")
-        os.environ["POLYBOT_CONFIG"] = str(path)
-    return Settings(**overrides)
+    token = _CONFIG_FILE.set(path)
+    try:
+        return Settings(**overrides)
+    finally:
+        _CONFIG_FILE.reset(token)
 
 
 def decimal_setting(value: str | float | int) -> Decimal:
