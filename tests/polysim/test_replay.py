@@ -84,13 +84,17 @@ def test_replay_reproduces_the_recorded_books(book_mirror: Any) -> None:
 async def test_replay_over_the_websocket(book_mirror: Any) -> None:
     name = "frames_2025-12_initial_dump_price_change_post_trade_book.jsonl"
     final = recorded(name)[-1]
-    async with running_sim(replay=WS / name, replay_delay_ms=400) as sim, websockets.connect(sim.ws_market_url) as ws:
+    # The replay starts 1.5 s after the sim so the subscription is in place first, even on a loaded machine.
+    async with running_sim(replay=WS / name, replay_delay_ms=1500) as sim, websockets.connect(sim.ws_market_url) as ws:
         tokens = sim.token_ids()
         mirror = book_mirror({t: ("5", False) for t in tokens})
         await ws.send(json.dumps({"assets_ids": tokens, "type": "market"}))
         loop = asyncio.get_running_loop()
-        end = loop.time() + 3
+        end = loop.time() + 10
         while loop.time() < end and mirror.counts.get("book", 0) < 8:  # dump 2, recorded 2 × 2, post-trade 2
-            mirror.feed(await asyncio.wait_for(ws.recv(), end - loop.time()))
+            try:
+                mirror.feed(await asyncio.wait_for(ws.recv(), end - loop.time()))
+            except TimeoutError:
+                raise AssertionError(f"got {mirror.counts}") from None
     assert mirror.mismatches == [] and mirror.counts.get("price_change") == 1
     assert mirror.wire_levels(final["asset_id"]) == (levels(final["bids"]), levels(final["asks"]))
