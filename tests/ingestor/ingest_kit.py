@@ -108,11 +108,9 @@ def counter(ing: OrderbookIngestor, name: str) -> int:
     return int(ing.status()["counters"][name])
 
 
-async def delta_messages(bus: Bus, asset_id: str) -> list[Any]:
-    """Every ``BookDelta`` of ``asset_id`` on JetStream, in stream order."""
-
-    sub = await bus.js.subscribe(subjects.book_delta(asset_id), ordered_consumer=True,
-                                 deliver_policy=DeliverPolicy.ALL)
+async def bus_messages(bus: Bus, subject: str) -> list[Any]:
+    """Every message on ``subject`` in its stream, in order."""
+    sub = await bus.js.subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
     out: list[Any] = []
     try:
         while True:
@@ -123,6 +121,11 @@ async def delta_messages(bus: Bus, asset_id: str) -> list[Any]:
             out.append(decode(msg.data))
     finally:
         await sub.unsubscribe()
+
+
+async def delta_messages(bus: Bus, asset_id: str) -> list[Any]:
+    """Every ``BookDelta`` of ``asset_id`` on JetStream, in stream order."""
+    return await bus_messages(bus, subjects.book_delta(asset_id))
 
 
 async def last_snapshot(bus: Bus, asset_id: str) -> Any:

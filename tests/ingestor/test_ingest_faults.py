@@ -8,6 +8,7 @@ from decimal import Decimal
 import asyncpg
 from ingest_kit import (
     BUSY,
+    bus_messages,
     counter,
     delta_messages,
     inside_prices,
@@ -20,8 +21,11 @@ from ingest_kit import (
     venue_maps,
     wait_until,
 )
+from nats.aio.msg import Msg
 
+from polybot.bus import subjects
 from polybot.bus.client import Bus
+from polybot.bus.codec import decode
 from polysim.harness import running_sim
 
 
@@ -35,6 +39,13 @@ async def test_dropped_socket_resyncs_as_gap_and_consumer_rebuild_equals_venue(b
         tokens = sim.token_ids()
         async with running_ingestor(settings_for(sim), bus=bus, pool=pool) as ing:
             await _live_with_deltas(ing, tokens)
+            seen: list[tuple[str, str]] = []
+
+            async def on_state(msg: Msg) -> None:
+                state = decode(msg.data)
+                seen.append((state.asset_id, state.state))
+
+            watch = await bus.nc.subscribe(subjects.BOOK_STATE_ALL, cb=on_state)
             assert sim.drop_market_sockets() == 1
             await wait_until(lambda: counter(ing, "ingestion_resync_gap") == len(tokens), 5, "gap resyncs")
             await _live_with_deltas(ing, tokens, n=ing.books.get(tokens[0]).stats.deltas + 3)
@@ -54,6 +65,10 @@ async def test_dropped_socket_resyncs_as_gap_and_consumer_rebuild_equals_venue(b
                 empty = type(snap)(asset_id=token, market=snap.market, seq=0, ts_ms=0, bids=(), asks=(),
                                    tick_size=snap.tick_size)
                 assert seqs[0] == 1 and rebuild(empty, deltas) == venue
+            await watch.unsubscribe()
+            for token in tokens:  # consumers were told to stop quoting, then to resume
+                assert [s for a, s in seen if a == token] == ["disconnected", "resyncing", "live"]
+                assert [m.state for m in await bus_messages(bus, subjects.book_state(token))] == ["live"]
 
 
 async def test_silent_socket_is_detected_and_resyncs_as_gap(bus: Bus) -> None:

@@ -21,6 +21,7 @@ from ingest_kit import (
     settled_equal,
     wait_until,
 )
+from websockets.asyncio.server import ServerConnection, serve
 
 from polybot.app.ingest import OrderbookIngestor
 from polybot.app.ingest_markets import TrackedAsset
@@ -135,9 +136,11 @@ async def test_market_set_comes_from_gamma_tables_and_follows_market_messages(bu
             assert ing.ws is not None and ing.ws.assets == set(sim.token_ids(second))
             await settled_equal(ing, sim, sim.token_ids(second))
             assert counter(ing, "ingestion_resync_checksum") == 0  # metadata from the table and /book verified
+            assert await ing.flush()
             async with pool.acquire() as conn:
                 states = dict(await conn.fetch("SELECT asset_id, state FROM market_status"))
-        assert all(states[t] == "unsubscribed" for t in sim.token_ids(first))
+        assert all(states[t] == "unsubscribed" for t in sim.token_ids(first)), states
+        assert all(states[t] == "live" for t in sim.token_ids(second)), states
 
 
 async def test_invalid_messages_are_counted_logged_and_do_not_stop_the_stream(
@@ -162,3 +165,17 @@ async def test_invalid_messages_are_counted_logged_and_do_not_stop_the_stream(
             assert len(logged) == 2 and "garbage" in logged[0].raw  # type: ignore[attr-defined]
         finally:
             await ing.stop()
+
+
+async def test_books_the_websocket_never_sends_are_fetched_from_rest() -> None:
+    async def quiet_venue(ws: ServerConnection) -> None:  # accepts the subscription, answers PING, sends no data
+        async for text in ws:
+            if text == "PING":
+                await ws.send("PONG")
+
+    async with running_sim(seed=46, n_markets=1) as sim, serve(quiet_venue, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        settings = settings_for(sim, clob_ws_url=f"ws://127.0.0.1:{port}", initial_snapshot_timeout_s=0.3)
+        async with running_ingestor(settings) as ing:
+            await settled_equal(ing, sim, sim.token_ids())
+            assert counter(ing, "ingestion_resync_manual") == len(sim.token_ids())

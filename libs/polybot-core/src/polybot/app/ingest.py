@@ -100,6 +100,7 @@ class OrderbookIngestor:
         self._assets_lock = asyncio.Lock()
         self._invalid_window: tuple[int, int] = (0, 0)  # (minute, logged in it)
         self._shards_up: dict[int, bool] = {}
+        self._awaiting_since: dict[str, int] = {}  # subscribed, no book yet: since when (ms)
         # Hot-path counts, added to the metrics on each scheduler tick (a labelled counter's inc costs µs).
         self._n_frames = 0
         self._n_applied = 0
@@ -148,11 +149,9 @@ class OrderbookIngestor:
         if self.ws is not None:
             await self.ws.close()
         await self.resync.close()
-        await self.outbox.flush(timeout_s=5.0)
-        if self.store is not None:
-            with contextlib.suppress(Exception):
-                await self.store.write([], [], self._status_rows(s.asset_id for s in self.books))
-        await self.outbox.close(timeout_s=1.0)
+        for sync in self.books:  # every book's final state (disconnected) and counts
+            self.outbox.touch(sync.asset_id)
+        await self.outbox.close(timeout_s=5.0)
         if self._owns_rest and self._rest is not None:
             await self._rest.aclose()
             self._rest = None
@@ -200,6 +199,7 @@ class OrderbookIngestor:
             rows: list[StatusRow] = []
             for a in ids:
                 self.resync.cancel(a)
+                self._awaiting_since.pop(a, None)
                 sync = self.books.get(a)
                 if sync is None:
                     continue
@@ -207,10 +207,8 @@ class OrderbookIngestor:
                 row = status_row(sync)
                 rows.append((*row[:6], "unsubscribed", *row[7:]))
                 self.books.remove_asset(a)
-            if self.store is not None and rows:
-                await self.outbox.flush(timeout_s=5.0)
-                with contextlib.suppress(Exception):
-                    await self.store.write([], [], rows)
+            # Through the persister: it runs one batch at a time, so this lands after any row of the live book.
+            self.outbox.final_status(rows)
             return ids
 
     async def _complete(self, assets: list[TrackedAsset]) -> list[TrackedAsset]:
@@ -299,9 +297,13 @@ class OrderbookIngestor:
         self._shards_up[shard] = True
         self.metrics.ws_connected.labels(shard=str(shard)).set(1)
         self.metrics.ws_assets.labels(shard=str(shard)).set(len(asset_ids))
+        now = now_ms()
+        for a in asset_ids:
+            if (b := self.books.get(a)) is not None and b.state is BookState.AWAITING_SNAPSHOT:
+                self._awaiting_since.setdefault(a, now)
         lost = [a for a in asset_ids if (b := self.books.get(a)) is not None and b.state is BookState.DISCONNECTED]
         if lost:
-            self._effects(self.books.connection_restored(lost, now_ms()), 0)
+            self._effects(self.books.connection_restored(lost, now), 0)
 
     def on_disconnected(self, shard: int, asset_ids: tuple[str, ...], reason: str) -> None:
         self._shards_up[shard] = False
@@ -406,7 +408,7 @@ class OrderbookIngestor:
         for snap in snaps:
             self.outbox.snapshot(snap, persist=False)
         if self.store is not None and snaps:
-            await self.store.write([], snaps, self._status_rows(s.asset_id for s in snaps))
+            await self.store.write([], snaps, [])  # written when this returns, as an operator expects
         return len(snaps)
 
     async def prune_events_before(self, ts_ms_threshold: int) -> int:
@@ -431,6 +433,8 @@ class OrderbookIngestor:
             effects = self.books.tick(now_ms())
             if effects:
                 self._effects(effects, 0)
+            if self._awaiting_since:
+                self._request_missing_books()
             self._sync_counters()
             try:
                 if now >= next_gauges:
@@ -453,6 +457,22 @@ class OrderbookIngestor:
                 raise
             except Exception:
                 log.exception("scheduled ingestor task failed")
+
+    def _request_missing_books(self) -> None:
+        """Fetch from REST the books the websocket has not sent within ``initial_snapshot_timeout_s``."""
+        now = now_ms()
+        limit_ms = int(self.settings.initial_snapshot_timeout_s * 1000)
+        due = []
+        for a, since in list(self._awaiting_since.items()):
+            sync = self.books.get(a)
+            if sync is None or sync.state is not BookState.AWAITING_SNAPSHOT:
+                del self._awaiting_since[a]
+            elif now - since >= limit_ms:
+                del self._awaiting_since[a]
+                due.append(a)
+        if due:
+            log.warning("no book from the websocket; fetching it", extra={"assets": len(due)})
+            self._effects(self.books.request_resync(due, now, "manual"), 0)
 
     def _sync_counters(self) -> None:
         """Move the hot-path counts into the metrics."""

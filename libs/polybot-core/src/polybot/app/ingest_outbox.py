@@ -87,6 +87,7 @@ class Outbox:
         self._events: list[Applied] = []
         self._snaps: list[Snapshot] = []
         self._dirty: set[str] = set()
+        self._final_status: list[StatusRow] = []  # rows of books no longer followed
         self._pub_wake = asyncio.Event()
         self._persist_wake = asyncio.Event()
         self._in_flight = 0
@@ -125,6 +126,12 @@ class Outbox:
             self._wake_publisher()
         self.touch(fx.asset_id)
 
+    def final_status(self, rows: Iterable[StatusRow]) -> None:
+        """Write these ``market_status`` rows with the next batch (books that are gone from memory)."""
+        if self.store is not None:
+            self._final_status.extend(rows)
+            self._persist_wake.set()
+
     def touch(self, asset_id: str) -> None:
         """The asset's ``market_status`` changed (counts, state): write it with the next batch."""
         if self.store is not None:
@@ -146,7 +153,8 @@ class Outbox:
         deadline = time.monotonic() + timeout_s
         self._wake_publisher()
         self._persist_wake.set()
-        while self._pub or self._in_flight or self._events or self._snaps or self._dirty or self._persisting:
+        while (self._pub or self._in_flight or self._events or self._snaps or self._dirty or self._final_status
+               or self._persisting):
             if time.monotonic() > deadline:
                 return False
             self._persist_wake.set()
@@ -242,13 +250,14 @@ class Outbox:
                 async with asyncio.timeout(cfg.persist_interval_s):
                     await self._persist_wake.wait()
             self._persist_wake.clear()
-            if not (self._events or self._snaps or self._dirty):
+            if not (self._events or self._snaps or self._dirty or self._final_status):
                 continue
             events = self._events[:cfg.persist_batch_max]
             del self._events[:len(events)]
             snaps, self._snaps = self._snaps, []
             dirty, self._dirty = self._dirty, set()
-            status = self._status_rows(dirty)
+            final, self._final_status = self._final_status, []
+            status = self._status_rows(dirty) + final
             self._persisting = True
             try:
                 await store.write(events, snaps, status)
@@ -260,6 +269,7 @@ class Outbox:
                 self._events[0:0] = events
                 self._snaps[0:0] = snaps
                 self._dirty |= dirty
+                self._final_status[0:0] = final
                 if len(self._events) > cfg.max_unpersisted:
                     drop = len(self._events) - cfg.max_unpersisted
                     del self._events[:drop]

@@ -89,6 +89,10 @@ def _event_records(events: Iterable[Applied]) -> list[tuple[Any, ...]]:
     return out
 
 
+def _asset_of(row: StatusRow) -> str:
+    return row[0]
+
+
 class BookStore:
     """Batched, idempotent writes of the book tables (pool from ``polybot.store.pool.create_pool``)."""
 
@@ -106,10 +110,13 @@ class BookStore:
                 await conn.copy_records_to_table("_ingest_book_events", records=_event_records(events),
                                                  columns=_EVENT_COLUMNS)
                 await conn.execute(_INSERT_EVENTS)
+            # Rows in key order: concurrent writers then lock in the same order and cannot deadlock.
             if snapshots:
-                await conn.executemany(_INSERT_SNAPSHOTS, [snapshot_row(s) for s in snapshots])
+                rows = sorted((snapshot_row(s) for s in snapshots), key=lambda r: (r[0], r[1], r[2]))
+                await conn.executemany(_INSERT_SNAPSHOTS, rows)
             if status:
-                await conn.executemany(_UPSERT_STATUS, list(status))
+                status_rows: list[StatusRow] = sorted(status, key=_asset_of)
+                await conn.executemany(_UPSERT_STATUS, status_rows)
 
     async def prune_events_before(self, ts_ms_threshold: int, chunk_rows: int = 50_000) -> int:
         """Delete ``book_events`` with ``ts_ms`` below the threshold, in chunks; returns the rows deleted."""

@@ -268,6 +268,17 @@ class MarketWsClient:
                 return False
             subscribed = tuple(shard.assets)
             await ws.send(subscribe_message(subscribed, cfg.custom_feature_enabled))
+            while True:  # assets added or removed while a send was in flight were not covered by it
+                current = tuple(shard.assets)
+                added = [a for a in current if a not in set(subscribed)]
+                removed = [a for a in subscribed if a not in shard.assets]
+                if not (added or removed):
+                    break
+                if added:
+                    await ws.send(operation_message(added, "subscribe", cfg.custom_feature_enabled))
+                if removed:
+                    await ws.send(operation_message(removed, "unsubscribe", cfg.custom_feature_enabled))
+                subscribed = current
             st.connected = True
             st.connects += 1
             st.connected_since_ms = time.time_ns() // 1_000_000
