@@ -27,7 +27,7 @@ from polybot.app.ingest import OrderbookIngestor
 from polybot.app.ingest_markets import TrackedAsset
 from polybot.bus import subjects
 from polybot.bus.client import Bus
-from polybot.bus.messages import MarketInfo, OutcomeToken
+from polybot.bus.messages import MarketInfo, OutcomeToken, ResyncRequest
 from polybot.domain.book_verify import MarketMeta
 from polybot.runtime.metrics import Metrics
 from polybot.store.migrate import apply_migrations
@@ -179,3 +179,14 @@ async def test_books_the_websocket_never_sends_are_fetched_from_rest() -> None:
         async with running_ingestor(settings) as ing:
             await settled_equal(ing, sim, sim.token_ids())
             assert counter(ing, "ingestion_resync_manual") == len(sim.token_ids())
+
+
+async def test_a_resync_request_on_the_control_subject_re_snapshots_the_book(bus: Bus) -> None:
+    async with running_sim(seed=47, n_markets=1, **BUSY) as sim:
+        token = sim.token_ids()[0]
+        async with running_ingestor(settings_for(sim), bus=bus) as ing:
+            await wait_until(lambda: ing.books.get(token).stats.deltas > 2, 10, "deltas")
+            await bus.publish_core(subjects.ctl_resync(token), ResyncRequest(asset_id=token, reason="operator"))
+            await wait_until(lambda: counter(ing, "ingestion_resync_manual") == 1, 5, "manual resync")
+            await settled_equal(ing, sim, [token])
+            assert ing.books.get(token).stats.resyncs == {"first_delta": 0, "gap": 0, "checksum": 0, "tick_size": 0}

@@ -24,13 +24,13 @@ from typing import Any
 
 import asyncpg
 
-from polybot.app.ingest_bus import last_published_seqs, subscribe_market_infos
+from polybot.app.ingest_bus import last_published_seqs, subscribe_market_infos, subscribe_resync_requests
 from polybot.app.ingest_markets import TrackedAsset, completed, from_config, from_selected, market_change, merge
 from polybot.app.ingest_metrics import IngestMetrics
 from polybot.app.ingest_outbox import Outbox, OutboxConfig
 from polybot.app.ingest_resync import ResyncFetcher
 from polybot.bus.client import Bus
-from polybot.bus.messages import MarketInfo
+from polybot.bus.messages import MarketInfo, ResyncRequest
 from polybot.domain.book_effects import (
     Applied,
     BookState,
@@ -96,6 +96,7 @@ class OrderbookIngestor:
         self._waiting: dict[str, TrackedAsset] = {}  # assets whose market/metadata could not be fetched yet
         self._tasks: list[asyncio.Task[None]] = []
         self._gamma_sub: Any = None
+        self._ctl_sub: Any = None
         self._gamma_queue: asyncio.Queue[MarketInfo] = asyncio.Queue()
         self._assets_lock = asyncio.Lock()
         self._invalid_window: tuple[int, int] = (0, 0)  # (minute, logged in it)
@@ -118,6 +119,8 @@ class OrderbookIngestor:
         self.outbox.start()
         if self.bus is not None and s.follow_gamma:
             await self._follow_gamma(self.bus)
+        if self.bus is not None:
+            self._ctl_sub = await subscribe_resync_requests(self.bus, self.request_resync)
         if connect_ws:
             self.ws = MarketWsClient(
                 WsMarketConfig(s.clob_ws_url, assets_per_connection=s.assets_per_connection,
@@ -142,10 +145,11 @@ class OrderbookIngestor:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        if self._gamma_sub is not None:
-            with contextlib.suppress(Exception):
-                await self._gamma_sub.unsubscribe()
-            self._gamma_sub = None
+        for sub in (self._gamma_sub, self._ctl_sub):
+            if sub is not None:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+        self._gamma_sub = self._ctl_sub = None
         if self.ws is not None:
             await self.ws.close()
         await self.resync.close()
@@ -270,6 +274,13 @@ class OrderbookIngestor:
         added = await self.add_assets(add)
         if added:
             log.info("market followed", extra={"condition_id": info.condition_id, "assets": added})
+
+    def request_resync(self, request: ResyncRequest) -> None:
+        """Re-snapshot one book from REST on request (``pb.ctl.resync.<asset>``); counted as ``manual``."""
+        if self.books.get(request.asset_id) is None:
+            return
+        log.info("resync requested", extra={"asset_id": request.asset_id, "reason": request.reason})
+        self._effects(self.books.request_resync([request.asset_id], now_ms(), "manual"), 0)
 
     # --- websocket listener -----------------------------------------------------------------------------------
     def on_frame(self, shard: int, frame: str, recv_ts_ms: int, recv_ns: int) -> None:

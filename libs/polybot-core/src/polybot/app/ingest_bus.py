@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -20,7 +20,7 @@ from nats.js.errors import NotFoundError
 from polybot.bus import subjects
 from polybot.bus.client import Bus
 from polybot.bus.codec import DecodeError, decode
-from polybot.bus.messages import BookDelta, BookSnapshot, MarketInfo
+from polybot.bus.messages import BookDelta, BookSnapshot, MarketInfo, ResyncRequest
 from polybot.bus.streams import BOOK_DELTAS, BOOK_SNAPSHOTS
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,20 @@ async def last_published_seqs(bus: Bus, asset_ids: Sequence[str]) -> dict[str, i
         log.warning("could not read last seqs from JetStream", extra={"error": repr(exc)})
         return {}
     return {a: seq for a, seq in pairs if seq}
+
+
+async def subscribe_resync_requests(bus: Bus, on_request: Callable[[ResyncRequest], None]) -> Subscription:
+    """Call ``on_request`` for every ``ResyncRequest`` on ``pb.ctl.resync.<asset>`` (core NATS)."""
+
+    async def on_msg(msg: Msg) -> None:
+        try:
+            decoded = decode(msg.data)
+        except DecodeError:
+            return
+        if isinstance(decoded, ResyncRequest):
+            on_request(decoded)
+
+    return await bus.nc.subscribe(subjects.CTL_RESYNC_ALL, cb=on_msg)
 
 
 async def subscribe_market_infos(bus: Bus, queue: asyncio.Queue[MarketInfo]) -> Subscription:

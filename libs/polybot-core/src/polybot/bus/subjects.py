@@ -76,6 +76,7 @@ def order_fill(condition_id: str) -> str:
 # --- control (core NATS, not persisted) ------------------------------------------------------------------------
 CTL_ALL = f"{PREFIX}.ctl.>"
 CTL_KILL = f"{PREFIX}.ctl.kill"
+CTL_RESYNC_ALL = f"{PREFIX}.ctl.resync.*"  # the ingestor listens here for ResyncRequest
 
 
 def ctl_resync(asset_id: str) -> str:
