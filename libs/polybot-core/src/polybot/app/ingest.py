@@ -545,4 +545,4 @@ class OrderbookIngestor:
 
     def connected(self) -> bool:
         """True when every websocket shard is up (or there is nothing to follow)."""
-        return all(self._shards_up.values()) if self.ws is not None else True
+        return self.ws is None or all(c["connected"] for c in self.ws.status())
