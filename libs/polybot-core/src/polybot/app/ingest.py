@@ -24,11 +24,13 @@ from typing import Any
 
 import asyncpg
 
-from polybot.app.ingest_bus import last_published_seqs, subscribe_market_infos, subscribe_resync_requests
-from polybot.app.ingest_markets import TrackedAsset, completed, from_config, from_selected, market_change, merge
-from polybot.app.ingest_metrics import IngestMetrics
+from polybot.app.ingest_assets import AssetSet
+from polybot.app.ingest_bus import subscribe_market_infos, subscribe_resync_requests
+from polybot.app.ingest_markets import TrackedAsset, from_config, from_selected, merge
+from polybot.app.ingest_metrics import HotCounts, IngestMetrics
 from polybot.app.ingest_outbox import Outbox, OutboxConfig
 from polybot.app.ingest_resync import ResyncFetcher
+from polybot.app.ingest_status import books_by_market
 from polybot.bus.client import Bus
 from polybot.bus.messages import MarketInfo, ResyncRequest
 from polybot.domain.book_effects import (
@@ -91,21 +93,16 @@ class OrderbookIngestor:
         self.resync = ResyncFetcher(self._fetch_book, self._deliver_rest_book, self._needs_resync,
                                     concurrency=s.resync_concurrency)
         self.ws: MarketWsClient | None = None
-        self._config_assets = frozenset(s.assets)
-        self._removed_seq: dict[str, int] = {}
-        self._waiting: dict[str, TrackedAsset] = {}  # assets whose market/metadata could not be fetched yet
+        self.assets = AssetSet(self.books, self.outbox, self.resync, self._fetch_book, store=self.store, bus=bus,
+                               keep=frozenset(s.assets))
+        self.assets.on_removed = self._forget
         self._tasks: list[asyncio.Task[None]] = []
         self._gamma_sub: Any = None
         self._ctl_sub: Any = None
         self._gamma_queue: asyncio.Queue[MarketInfo] = asyncio.Queue()
-        self._assets_lock = asyncio.Lock()
         self._invalid_window: tuple[int, int] = (0, 0)  # (minute, logged in it)
-        self._shards_up: dict[int, bool] = {}
         self._awaiting_since: dict[str, int] = {}  # subscribed, no book yet: since when (ms)
-        # Hot-path counts, added to the metrics on each scheduler tick (a labelled counter's inc costs µs).
-        self._n_frames = 0
-        self._n_applied = 0
-        self._n_hash: Counter[str] = Counter()
+        self._hot = HotCounts()  # moved into the metrics on each scheduler tick
         self.started_ms = 0
 
     # --- lifecycle ------------------------------------------------------------------------------------------------
@@ -128,6 +125,7 @@ class OrderbookIngestor:
                                reconnect_base_s=s.reconnect_base_s, reconnect_max_s=s.reconnect_max_s,
                                custom_feature_enabled=s.custom_feature_enabled,
                                unsubscribe_supported=s.unsubscribe_supported), self)
+            self.assets.ws = self.ws
         if initial is None:
             tables = []
             if self.pool is not None and s.use_gamma_tables:
@@ -135,7 +133,7 @@ class OrderbookIngestor:
             initial = merge(tables, from_config(s.assets))
         await self.add_assets(initial)
         self._tasks.append(asyncio.create_task(self._scheduler(), name="ingest-scheduler"))
-        log.info("ingestor started", extra={"assets": len(self.books), "waiting": len(self._waiting)})
+        log.info("ingestor started", extra={"assets": len(self.books), "waiting": len(self.assets.waiting)})
 
     async def stop(self) -> None:
         """Disconnect, finish what is queued (bounded), write every asset's final status."""
@@ -176,75 +174,18 @@ class OrderbookIngestor:
     # --- the asset set ----------------------------------------------------------------------------------------
     async def add_assets(self, assets: Iterable[TrackedAsset]) -> list[str]:
         """Start following assets (idempotent); those lacking market/metadata are completed from REST first."""
-        async with self._assets_lock:
-            todo = [a for a in assets if self.books.get(a.asset_id) is None]
-            ready = [a for a in todo if a.complete]
-            ready.extend(await self._complete([a for a in todo if not a.complete]))
-            if not ready:
-                return []
-            seqs = await self._last_seqs([a.asset_id for a in ready])
-            for a in ready:
-                assert a.market is not None
-                self.books.add_asset(a.asset_id, a.market, a.meta, seq=seqs.get(a.asset_id, 0))
-                self.outbox.touch(a.asset_id)
-            ids = [a.asset_id for a in ready]
-            if self.ws is not None:
-                await self.ws.add_assets(ids)
-            return ids
+        return await self.assets.add(assets)
 
     async def remove_assets(self, asset_ids: Iterable[str]) -> list[str]:
         """Stop following assets; their ``market_status`` row stays, marked ``unsubscribed``."""
-        async with self._assets_lock:
-            ids = [a for a in asset_ids if self.books.get(a) is not None or a in self._waiting]
-            for a in ids:
-                self._waiting.pop(a, None)
-            if self.ws is not None:
-                await self.ws.remove_assets(ids)
-            rows: list[StatusRow] = []
-            for a in ids:
-                self.resync.cancel(a)
-                self._awaiting_since.pop(a, None)
-                sync = self.books.get(a)
-                if sync is None:
-                    continue
-                self._removed_seq[a] = sync.seq
-                row = status_row(sync)
-                rows.append((*row[:6], "unsubscribed", *row[7:]))
-                self.books.remove_asset(a)
-            # Through the persister: it runs one batch at a time, so this lands after any row of the live book.
-            self.outbox.final_status(rows)
-            return ids
+        return await self.assets.remove(asset_ids)
 
-    async def _complete(self, assets: list[TrackedAsset]) -> list[TrackedAsset]:
-        if not assets:
-            return []
-        assert self._rest is not None
-        rest = self._rest
-        results = await asyncio.gather(*(rest.book(a.asset_id) for a in assets), return_exceptions=True)
-        done = []
-        for a, result in zip(assets, results, strict=True):
-            if isinstance(result, VenueBook):
-                done.append(completed(a, result))
-                self._waiting.pop(a.asset_id, None)
-            else:
-                self._waiting[a.asset_id] = a
-                log.warning("asset metadata not available yet; will retry",
-                            extra={"asset_id": a.asset_id, "error": repr(result)})
-        return done
+    async def apply_market_info(self, info: MarketInfo) -> None:
+        """Follow a gamma-sync market change (also what ``pb.gamma.market.*`` messages do)."""
+        await self.assets.apply_market_info(info)
 
-    async def _last_seqs(self, asset_ids: list[str]) -> dict[str, int]:
-        """Where each asset's seq continues: max of memory, ``market_status`` and the streams."""
-        seqs = {a: self._removed_seq.get(a, 0) for a in asset_ids}
-        if self.store is not None:
-            try:
-                for a, rec in (await self.store.status(asset_ids)).items():
-                    seqs[a] = max(seqs[a], rec.last_seq)
-            except asyncpg.UndefinedTableError:
-                pass
-        if self.bus is not None:
-            for a, seq in (await last_published_seqs(self.bus, asset_ids)).items():
-                seqs[a] = max(seqs[a], seq)
-        return seqs
+    def _forget(self, asset_id: str) -> None:
+        self._awaiting_since.pop(asset_id, None)
 
     async def _follow_gamma(self, bus: Bus) -> None:
         self._gamma_sub = await subscribe_market_infos(bus, self._gamma_queue)
@@ -254,26 +195,11 @@ class OrderbookIngestor:
         while True:
             info = await self._gamma_queue.get()
             try:
-                await self.apply_market_info(info)
+                await self.assets.apply_market_info(info)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("could not apply a market change", extra={"condition_id": info.condition_id})
-
-    async def apply_market_info(self, info: MarketInfo) -> None:
-        """Follow a gamma-sync market change: add a selected market's tokens, drop a closed/deselected one's."""
-        add, drop = market_change(info, self._config_assets)
-        if drop:
-            removed = await self.remove_assets(drop)
-            if removed:
-                log.info("market no longer followed", extra={"condition_id": info.condition_id, "assets": removed})
-        for a in add:  # metadata changes of books already followed (tick size stays the websocket's)
-            sync = self.books.get(a.asset_id)
-            if sync is not None and a.meta is not None:
-                sync.set_meta(replace(sync.meta, min_order_size=a.meta.min_order_size, neg_risk=a.meta.neg_risk))
-        added = await self.add_assets(add)
-        if added:
-            log.info("market followed", extra={"condition_id": info.condition_id, "assets": added})
 
     def request_resync(self, request: ResyncRequest) -> None:
         """Re-snapshot one book from REST on request (``pb.ctl.resync.<asset>``); counted as ``manual``."""
@@ -285,7 +211,7 @@ class OrderbookIngestor:
     # --- websocket listener -----------------------------------------------------------------------------------
     def on_frame(self, shard: int, frame: str, recv_ts_ms: int, recv_ns: int) -> None:
         """Parse one frame and apply it; never raises for bad input."""
-        self._n_frames += 1
+        self._hot.frames += 1
         parsed = parse_market_frame(frame, recv_ts_ms)
         if parsed.invalid:
             self._invalid(parsed.invalid, shard)
@@ -305,7 +231,6 @@ class OrderbookIngestor:
                 self._effects(effects, recv_ns)
 
     def on_connected(self, shard: int, asset_ids: tuple[str, ...]) -> None:
-        self._shards_up[shard] = True
         self.metrics.ws_connected.labels(shard=str(shard)).set(1)
         self.metrics.ws_assets.labels(shard=str(shard)).set(len(asset_ids))
         now = now_ms()
@@ -317,7 +242,6 @@ class OrderbookIngestor:
             self._effects(self.books.connection_restored(lost, now), 0)
 
     def on_disconnected(self, shard: int, asset_ids: tuple[str, ...], reason: str) -> None:
-        self._shards_up[shard] = False
         self.metrics.ws_connected.labels(shard=str(shard)).set(0)
         self.metrics.ws_disconnects.inc(reason=reason.split(":")[0])
         self._effects(self.books.connection_lost(asset_ids, now_ms()), 0)
@@ -326,7 +250,7 @@ class OrderbookIngestor:
     def _effects(self, effects: list[Effect], recv_ns: int) -> None:
         outbox, m = self.outbox, self.metrics
         applied = 0
-        hashes = self._n_hash
+        hashes = self._hot.hashes
         for fx in effects:
             if isinstance(fx, Applied):
                 outbox.delta(fx, recv_ns)
@@ -347,7 +271,7 @@ class OrderbookIngestor:
                                               "reason": fx.reason})
             elif isinstance(fx, Discarded):
                 m.discarded.inc(reason=fx.reason)
-        self._n_applied += applied
+        self._hot.applied += applied
 
     def _start_resync(self, fx: StartResync) -> None:
         if not fx.restart:
@@ -446,7 +370,7 @@ class OrderbookIngestor:
                 self._effects(effects, 0)
             if self._awaiting_since:
                 self._request_missing_books()
-            self._sync_counters()
+            self._hot.flush_into(self.metrics)
             try:
                 if now >= next_gauges:
                     next_gauges = now + 1.0
@@ -461,9 +385,9 @@ class OrderbookIngestor:
                     if self.store is not None:
                         cutoff = datetime.now(UTC) - timedelta(seconds=s.snapshot_retention_s)
                         await self.store.prune_snapshots_before(cutoff)
-                if self._waiting and now >= next_retry:
+                if self.assets.waiting and now >= next_retry:
                     next_retry = now + 5.0
-                    await self.add_assets(list(self._waiting.values()))
+                    await self.assets.retry_waiting()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -485,20 +409,6 @@ class OrderbookIngestor:
             log.warning("no book from the websocket; fetching it", extra={"assets": len(due)})
             self._effects(self.books.request_resync(due, now, "manual"), 0)
 
-    def _sync_counters(self) -> None:
-        """Move the hot-path counts into the metrics."""
-        m = self.metrics
-        if self._n_frames:
-            m.frames.inc(self._n_frames)
-            self._n_frames = 0
-        if self._n_applied:
-            m.msg_applied.inc(self._n_applied)
-            self._n_applied = 0
-        if self._n_hash:
-            for result, n in self._n_hash.items():
-                m.hash_checked.inc(n, result=result)
-            self._n_hash.clear()
-
     def _update_gauges(self) -> None:
         counts = Counter(b.state.value for b in self.books)
         for state in BookState:
@@ -506,7 +416,7 @@ class OrderbookIngestor:
         self.metrics.outbox_pending.set(self.outbox.pending)
 
     def _counts(self) -> dict[str, int]:
-        self._sync_counters()
+        self._hot.flush_into(self.metrics)
         m = self.metrics
         return {"ingestion_msg_applied": int(m.msg_applied.value()),
                 "ingestion_msg_invalid": int(m.msg_invalid.value()), **m.resync_counts()}
@@ -514,33 +424,15 @@ class OrderbookIngestor:
     # --- status -----------------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         """The ``/status`` JSON: counters, connections and every book grouped by market."""
-        now = now_ms()
-        markets: dict[str, dict[str, Any]] = {}
-        for sync in self.books:
-            st = sync.stats
-            bb, ba = sync.book.best_bid(), sync.book.best_ask()
-            markets.setdefault(sync.market, {})[sync.asset_id] = {
-                "state": sync.state.value,
-                "last_seq": sync.seq,
-                "last_update_ts_ms": st.last_update_ts_ms,
-                "freshness_ms": now - st.last_update_ts_ms if st.last_update_ts_ms else None,
-                "snapshots": st.snapshots,
-                "deltas": st.deltas,
-                "resyncs": dict(st.resyncs),
-                "buffered": sync.buffered,
-                "best_bid": bb.raw_price if bb else None,
-                "best_ask": ba.raw_price if ba else None,
-                "tick_size": sync.meta.tick_size,
-            }
         return {
             "assets": len(self.books),
-            "waiting_for_metadata": sorted(self._waiting),
+            "waiting_for_metadata": sorted(self.assets.waiting),
             "books": dict(Counter(b.state.value for b in self.books)),
             "counters": self._counts(),
             "connections": self.ws.status() if self.ws is not None else [],
             "outbox_pending": self.outbox.pending,
             "resync_in_flight": self.resync.in_flight,
-            "markets": markets,
+            "markets": books_by_market(self.books, now_ms()),
         }
 
     def connected(self) -> bool:

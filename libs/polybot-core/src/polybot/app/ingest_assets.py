@@ -1,0 +1,140 @@
+"""The asset set of one ingestor: adding assets (metadata completed from REST, seq continued), removing them,
+and following gamma-sync's market changes.
+
+An added asset needs its market (condition id) and hash metadata; when neither gamma-sync nor config gives
+them, REST ``/book`` does. An asset whose ``/book`` cannot be fetched waits in ``waiting`` and is retried.
+Its ``seq`` continues from the highest of: this process's memory (removed earlier), ``market_status`` and the
+last delta/snapshot on the bus (see ``ingest_bus``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
+
+import asyncpg
+
+from polybot.app.ingest_bus import last_published_seqs
+from polybot.app.ingest_markets import TrackedAsset, completed, market_change
+from polybot.app.ingest_outbox import Outbox
+from polybot.app.ingest_resync import ResyncFetcher
+from polybot.bus.client import Bus
+from polybot.bus.messages import MarketInfo
+from polybot.domain.book_events import VenueBook
+from polybot.domain.market_books import MarketBooks
+from polybot.store.book_tables import StatusRow, status_row
+from polybot.store.books import BookStore
+from polybot.venue.ws_market import MarketWsClient
+
+log = logging.getLogger(__name__)
+
+RestBook = Callable[[str], Awaitable[VenueBook]]
+
+
+class AssetSet:
+    """Adds and removes the books of ``MarketBooks`` together with their websocket subscriptions."""
+
+    def __init__(self, books: MarketBooks, outbox: Outbox, resync: ResyncFetcher, rest_book: RestBook, *,
+                 store: BookStore | None, bus: Bus | None, keep: frozenset[str]) -> None:
+        self.books = books
+        self.outbox = outbox
+        self.resync = resync
+        self.rest_book = rest_book
+        self.store = store
+        self.bus = bus
+        self.keep = keep  # configured assets: gamma-sync never removes them
+        self.ws: MarketWsClient | None = None
+        self.waiting: dict[str, TrackedAsset] = {}  # market/metadata not fetched yet
+        self.on_removed: Callable[[str], None] = lambda asset_id: None
+        self._removed_seq: dict[str, int] = {}
+        self._lock = asyncio.Lock()
+
+    async def add(self, assets: Iterable[TrackedAsset]) -> list[str]:
+        """Start following assets (idempotent); returns the ids added now."""
+        async with self._lock:
+            todo = [a for a in assets if self.books.get(a.asset_id) is None]
+            ready = [a for a in todo if a.complete]
+            ready.extend(await self._complete([a for a in todo if not a.complete]))
+            if not ready:
+                return []
+            seqs = await self._last_seqs([a.asset_id for a in ready])
+            for a in ready:
+                assert a.market is not None
+                self.books.add_asset(a.asset_id, a.market, a.meta, seq=seqs.get(a.asset_id, 0))
+                self.outbox.touch(a.asset_id)
+            ids = [a.asset_id for a in ready]
+            if self.ws is not None:
+                await self.ws.add_assets(ids)
+            return ids
+
+    async def remove(self, asset_ids: Iterable[str]) -> list[str]:
+        """Stop following assets; their ``market_status`` row stays, marked ``unsubscribed``."""
+        async with self._lock:
+            ids = [a for a in asset_ids if self.books.get(a) is not None or a in self.waiting]
+            for a in ids:
+                self.waiting.pop(a, None)
+            if self.ws is not None:
+                await self.ws.remove_assets(ids)
+            rows: list[StatusRow] = []
+            for a in ids:
+                self.resync.cancel(a)
+                self.on_removed(a)
+                sync = self.books.get(a)
+                if sync is None:
+                    continue
+                self._removed_seq[a] = sync.seq
+                row = status_row(sync)
+                rows.append((*row[:6], "unsubscribed", *row[7:]))
+                self.books.remove_asset(a)
+            # Through the persister: it runs one batch at a time, so this lands after any row of the live book.
+            self.outbox.final_status(rows)
+            return ids
+
+    async def retry_waiting(self) -> list[str]:
+        """Try again the assets whose metadata could not be fetched."""
+        return await self.add(list(self.waiting.values())) if self.waiting else []
+
+    async def apply_market_info(self, info: MarketInfo) -> None:
+        """Follow a gamma-sync market change: add a selected market's tokens, drop a closed/deselected one's."""
+        add, drop = market_change(info, self.keep)
+        if drop:
+            removed = await self.remove(drop)
+            if removed:
+                log.info("market no longer followed", extra={"condition_id": info.condition_id, "assets": removed})
+        for a in add:  # metadata changes of books already followed (tick size stays the websocket's)
+            sync = self.books.get(a.asset_id)
+            if sync is not None and a.meta is not None:
+                sync.set_meta(replace(sync.meta, min_order_size=a.meta.min_order_size, neg_risk=a.meta.neg_risk))
+        added = await self.add(add)
+        if added:
+            log.info("market followed", extra={"condition_id": info.condition_id, "assets": added})
+
+    async def _complete(self, assets: list[TrackedAsset]) -> list[TrackedAsset]:
+        if not assets:
+            return []
+        results = await asyncio.gather(*(self.rest_book(a.asset_id) for a in assets), return_exceptions=True)
+        done = []
+        for a, result in zip(assets, results, strict=True):
+            if isinstance(result, VenueBook):
+                done.append(completed(a, result))
+                self.waiting.pop(a.asset_id, None)
+            else:
+                self.waiting[a.asset_id] = a
+                log.warning("asset metadata not available yet; will retry",
+                            extra={"asset_id": a.asset_id, "error": repr(result)})
+        return done
+
+    async def _last_seqs(self, asset_ids: list[str]) -> dict[str, int]:
+        seqs = {a: self._removed_seq.get(a, 0) for a in asset_ids}
+        if self.store is not None:
+            try:
+                for a, rec in (await self.store.status(asset_ids)).items():
+                    seqs[a] = max(seqs[a], rec.last_seq)
+            except asyncpg.UndefinedTableError:
+                pass
+        if self.bus is not None:
+            for a, seq in (await last_published_seqs(self.bus, asset_ids)).items():
+                seqs[a] = max(seqs[a], seq)
+        return seqs
