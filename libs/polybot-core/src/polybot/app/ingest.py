@@ -218,8 +218,8 @@ class OrderbookIngestor:
         feed = self.books.feed
         for event in parsed.events:
             if isinstance(event, BestBidAsk | NewMarket | MarketResolved):
-                if not isinstance(event, BestBidAsk):
-                    log.info("market event", extra={"event": type(event).__name__, "market": event.market})
+                if not isinstance(event, BestBidAsk):  # the venue may send these for any market: not an alert
+                    log.debug("market event", extra={"event": type(event).__name__, "market": event.market})
                 continue
             try:
                 effects = feed(event, recv_ts_ms)
