@@ -189,10 +189,15 @@ async def test_cancel_all_and_cancel_market_orders(sim: RunningSim, new_trader: 
 async def test_resting_order_gets_filled_by_simulated_flow(new_trader: Any) -> None:
     async with running_sim(seed=1, n_markets=6, taker_rate_hz=40.0, lp_rate_hz=2.0) as sim:
         trader = await new_trader(sim)
-        token = max(
-            sim.token_ids(), key=lambda t: Decimal(touch(sim, t)[1]["price"]) - Decimal(touch(sim, t)[0]["price"])
-        )
-        bid, ask = touch(sim, token)
+        # Fast takers can empty a side for a moment: pick among books with both sides, from one look each.
+        touches = {}
+        for t in sim.token_ids():
+            book = sim.book(t)
+            if book["bids"] and book["asks"]:
+                touches[t] = (book["bids"][-1], book["asks"][-1])
+        assert touches, "every book had an empty side"
+        token = max(touches, key=lambda t: Decimal(touches[t][1]["price"]) - Decimal(touches[t][0]["price"]))
+        bid, ask = touches[token]
         tick = Decimal(sim.book(token)["tick_size"])
         price = (
             Decimal(ask["price"]) - tick
