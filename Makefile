@@ -17,6 +17,9 @@ demo: bootstrap
 lint: bootstrap
 	$(UV) run --frozen ruff check libs services tests bench
 	$(UV) run --frozen mypy libs/polybot-core/src
+	MYPYPATH=libs/polybot-core/src $(UV) run --frozen mypy services/gamma-sync/src/polybot_gamma_sync \
+		services/ingestor/src/polybot_ingestor services/quoter/src/polybot_quoter services/executor/src/polybot_executor
+	cd services/polysim/src && MYPYPATH=. $(UV) run --frozen mypy --strict -p polysim
 	$(UV) run --frozen lint-imports
 
 test: lint

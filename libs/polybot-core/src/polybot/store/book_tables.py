@@ -76,7 +76,7 @@ ON CONFLICT (asset_id, seq, ts_ms) DO UPDATE SET market = EXCLUDED.market, bids 
     asks = EXCLUDED.asks, tick_size = EXCLUDED.tick_size, min_order_size = EXCLUDED.min_order_size,
     neg_risk = EXCLUDED.neg_risk, hash = EXCLUDED.hash, reason = EXCLUDED.reason
 """
-_PG_STATUS = """
+STATUS_UPSERT_SQL = """
 INSERT INTO market_status (asset_id, market, last_seq, last_update_ts_ms, snapshots, deltas, state,
     resync_first_delta, resync_gap, resync_checksum, resync_tick_size)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -102,7 +102,7 @@ class PgBookStore:
             if snapshots:
                 await conn.executemany(_PG_SNAPSHOTS, [snapshot_row(s) for s in snapshots])
             if status:
-                await conn.executemany(_PG_STATUS, [status_row(s) for s in status])
+                await conn.executemany(STATUS_UPSERT_SQL, [status_row(s) for s in status])
 
 
 SQLITE_DDL: tuple[str, ...] = (

@@ -17,7 +17,7 @@ import asyncpg
 import orjson
 
 from polybot.domain.book_effects import Applied, Snapshot
-from polybot.store.book_tables import StatusRow, event_row, snapshot_row
+from polybot.store.book_tables import STATUS_UPSERT_SQL, StatusRow, event_row, snapshot_row
 
 _TEMP_EVENTS = """
 CREATE TEMP TABLE IF NOT EXISTS _ingest_book_events (
@@ -35,15 +35,6 @@ INSERT INTO book_snapshots (asset_id, seq, ts_ms, market, bids, asks, tick_size,
     reason)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (asset_id, seq, ts_ms) DO NOTHING
-"""
-_UPSERT_STATUS = """
-INSERT INTO market_status (asset_id, market, last_seq, last_update_ts_ms, snapshots, deltas, state,
-    resync_first_delta, resync_gap, resync_checksum, resync_tick_size)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-ON CONFLICT (asset_id) DO UPDATE SET market = EXCLUDED.market, last_seq = EXCLUDED.last_seq,
-    last_update_ts_ms = EXCLUDED.last_update_ts_ms, snapshots = EXCLUDED.snapshots, deltas = EXCLUDED.deltas,
-    state = EXCLUDED.state, resync_first_delta = EXCLUDED.resync_first_delta, resync_gap = EXCLUDED.resync_gap,
-    resync_checksum = EXCLUDED.resync_checksum, resync_tick_size = EXCLUDED.resync_tick_size, updated_at = now()
 """
 _PRUNE_EVENTS = """
 DELETE FROM book_events WHERE ctid = ANY (ARRAY(
@@ -116,7 +107,7 @@ class BookStore:
                 await conn.executemany(_INSERT_SNAPSHOTS, rows)
             if status:
                 status_rows: list[StatusRow] = sorted(status, key=_asset_of)
-                await conn.executemany(_UPSERT_STATUS, status_rows)
+                await conn.executemany(STATUS_UPSERT_SQL, status_rows)
 
     async def prune_events_before(self, ts_ms_threshold: int, chunk_rows: int = 50_000) -> int:
         """Delete ``book_events`` with ``ts_ms`` below the threshold, in chunks; returns the rows deleted."""
