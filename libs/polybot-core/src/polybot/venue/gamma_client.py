@@ -21,7 +21,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -219,28 +219,26 @@ class GammaClient:
 
         An empty page, not a short one, ends the listing: the venue may cap ``limit`` below ``page_size``.
         """
-        offset = 0
-        previous: object = None
-        while True:
-            items = await self.events_page(offset=offset, limit=page_size, closed=closed, active=active,
-                                           order=order, ascending=ascending)
-            if not items:
-                return
-            previous = _check_progress("/events", items, previous)
-            yield JsonPage(offset, items)
-            offset += len(items)
+        async for page in self._iter_pages("/events", self.events_page, page_size, closed=closed, active=active,
+                                           order=order, ascending=ascending):
+            yield page
 
     async def iter_markets(self, *, page_size: int, closed: bool, active: bool | None = None,
                            order: str | None = None, ascending: bool | None = None) -> AsyncGenerator[JsonPage, None]:
         """Every page of ``/markets``, following offsets until an empty page."""
+        async for page in self._iter_pages("/markets", self.markets_page, page_size, closed=closed, active=active,
+                                           order=order, ascending=ascending):
+            yield page
+
+    async def _iter_pages(self, path: str, fetch: Callable[..., Awaitable[list[Any]]], page_size: int,
+                          **params: Any) -> AsyncGenerator[JsonPage, None]:
         offset = 0
         previous: object = None
         while True:
-            items = await self.markets_page(offset=offset, limit=page_size, closed=closed, active=active,
-                                            order=order, ascending=ascending)
+            items = await fetch(offset=offset, limit=page_size, **params)
             if not items:
                 return
-            previous = _check_progress("/markets", items, previous)
+            previous = _check_progress(path, items, previous)
             yield JsonPage(offset, items)
             offset += len(items)
 
