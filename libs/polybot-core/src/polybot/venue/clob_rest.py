@@ -23,6 +23,7 @@ import httpx
 import orjson
 
 from polybot.domain.book_events import VenueBook
+from polybot.domain.retry import backoff_delay_s, is_retryable_status, retry_after_s
 from polybot.venue.market_parse import MarketParseError, parse_rest_book
 
 
@@ -48,11 +49,6 @@ class ClobTransportError(ClobRestError):
 
 class ClobPayloadError(ClobRestError):
     """The body of a 200 answer is not valid for its endpoint."""
-
-
-def is_retryable_status(status: int) -> bool:
-    """429 (throttled) and 5xx are worth retrying; other statuses will not change."""
-    return status == 429 or status >= 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +115,11 @@ class ClobRestClient:
                 error = ClobHttpError(resp.status_code, path, resp.text)
                 if not is_retryable_status(resp.status_code):
                     raise error
-                retry_after = _retry_after_s(resp.headers.get("Retry-After"))
+                retry_after = retry_after_s(resp.headers.get("Retry-After"))
             if attempt > cfg.max_retries:
                 raise error
             self.retries += 1
-            delay = min(cfg.backoff_max_s, cfg.backoff_base_s * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+            delay = backoff_delay_s(attempt, cfg.backoff_base_s, cfg.backoff_max_s, random.random())
             if retry_after is not None:
                 delay = min(cfg.backoff_max_s, max(delay, retry_after))
             await asyncio.sleep(delay)
@@ -134,12 +130,3 @@ class ClobRestClient:
             return orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise ClobPayloadError(f"{path}: not JSON: {body[:200]!r}") from exc
-
-
-def _retry_after_s(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None

@@ -29,6 +29,7 @@ import httpx
 import orjson
 
 from polybot.domain.ratelimit import TokenBucket
+from polybot.domain.retry import backoff_delay_s, is_retryable_status, retry_after_s
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +50,6 @@ class GammaResponseError(GammaError):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
-
-
-def is_retryable_status(status: int) -> bool:
-    """429 (throttled) and 5xx are worth retrying; every other status is final."""
-    return status == 429 or 500 <= status <= 599
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,13 +136,10 @@ class GammaClient:
             await http.aclose()
 
     def _backoff_s(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after is not None:
-            try:
-                return min(float(retry_after), self.config.backoff_max_s)
-            except ValueError:
-                pass
-        base = min(self.config.backoff_max_s, self.config.backoff_base_s * 2.0**attempt)
-        return base / 2 + random.uniform(0, base / 2)
+        after = retry_after_s(retry_after)
+        if after is not None:
+            return min(after, self.config.backoff_max_s)
+        return backoff_delay_s(attempt + 1, self.config.backoff_base_s, self.config.backoff_max_s, random.random())
 
     async def _get(self, bucket: str, url: str, params: Sequence[tuple[str, str]] = (),
                    *, allow_404: bool = False, http: httpx.AsyncClient | None = None) -> Any:

@@ -34,6 +34,8 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from polybot.domain.retry import backoff_delay_s
+
 log = logging.getLogger(__name__)
 
 _KEEPALIVE_REPLIES = frozenset({"PONG", "PING"})
@@ -69,9 +71,7 @@ class MarketWsListener(Protocol):
 
 def backoff_delay(attempt: int, base_s: float, max_s: float, rng: random.Random | None = None) -> float:
     """Delay before reconnect ``attempt`` (1, 2, …): exponential, capped, jittered into [½d, d]."""
-    ceiling = min(max_s, base_s * 2.0 ** max(0, attempt - 1))
-    jitter = rng.random() if rng is not None else random.random()
-    return ceiling * (0.5 + 0.5 * jitter)
+    return backoff_delay_s(attempt, base_s, max_s, rng.random() if rng is not None else random.random())
 
 
 def subscribe_message(asset_ids: Iterable[str], custom_feature_enabled: bool = True) -> str:

@@ -1,0 +1,32 @@
+"""Retry decisions shared by the venue clients: which statuses, how long, what Retry-After means."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from polybot.domain.retry import backoff_delay_s, is_retryable_status, retry_after_s
+
+
+@pytest.mark.parametrize(("status", "retry"), [(200, False), (400, False), (401, False), (404, False),
+                                               (429, True), (500, True), (503, True), (599, True), (600, False)])
+def test_retryable_statuses(status: int, retry: bool) -> None:
+    assert is_retryable_status(status) is retry
+
+
+def test_backoff_doubles_then_caps() -> None:
+    assert [backoff_delay_s(a, 0.5, 5.0, 1.0) for a in (1, 2, 3, 4, 5, 6)] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
+    assert backoff_delay_s(3, 0.5, 5.0, 0.0) == 1.0  # jitter keeps at least half
+
+
+@given(st.integers(min_value=1, max_value=60), st.floats(min_value=0, max_value=1, exclude_max=True))
+def test_backoff_stays_in_its_band(attempt: int, jitter: float) -> None:
+    ceiling = min(30.0, 0.2 * 2.0 ** (attempt - 1))
+    assert ceiling / 2 <= backoff_delay_s(attempt, 0.2, 30.0, jitter) <= ceiling
+
+
+@pytest.mark.parametrize(("header", "seconds"), [(None, None), ("", None), ("3", 3.0), ("0.5", 0.5),
+                                                 ("-2", 0.0), ("soon", None), ("nan", None)])
+def test_retry_after(header: str | None, seconds: float | None) -> None:
+    assert retry_after_s(header) == seconds
