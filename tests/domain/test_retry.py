@@ -1,4 +1,4 @@
-"""Retry decisions shared by the venue clients: which statuses, how long, what Retry-After means."""
+"""Retry decisions shared by the venue clients: which statuses, and how long to wait."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from polybot.domain.retry import backoff_delay_s, is_retryable_status, retry_after_s
+from polybot.domain.retry import backoff_delay_s, is_retryable_status
 
 
 @pytest.mark.parametrize(("status", "retry"), [(200, False), (400, False), (401, False), (404, False),
@@ -24,9 +24,3 @@ def test_backoff_doubles_then_caps() -> None:
 def test_backoff_stays_in_its_band(attempt: int, jitter: float) -> None:
     ceiling = min(30.0, 0.2 * 2.0 ** (attempt - 1))
     assert ceiling / 2 <= backoff_delay_s(attempt, 0.2, 30.0, jitter) <= ceiling
-
-
-@pytest.mark.parametrize(("header", "seconds"), [(None, None), ("", None), ("3", 3.0), ("0.5", 0.5),
-                                                 ("-2", 0.0), ("soon", None), ("nan", None)])
-def test_retry_after(header: str | None, seconds: float | None) -> None:
-    assert retry_after_s(header) == seconds

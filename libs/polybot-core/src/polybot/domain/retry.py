@@ -1,5 +1,7 @@
 """When to retry a venue call and how long to wait: pure, shared by every REST and websocket client.
 
+(Reading a ``Retry-After`` header is wire parsing and lives in ``polybot.venue.http_headers``.)
+
 Randomness comes in as an argument (``jitter`` in [0, 1)) so the schedule is testable and the domain
 reads no random source of its own.
 """
@@ -16,14 +18,3 @@ def backoff_delay_s(attempt: int, base_s: float, max_s: float, jitter: float) ->
     """Delay before retry ``attempt`` (1, 2, …): ``base·2^(attempt-1)`` capped at ``max_s``, jittered into [½d, d]."""
     ceiling = min(max_s, base_s * 2.0 ** max(0, attempt - 1))
     return ceiling * (0.5 + 0.5 * jitter)
-
-
-def retry_after_s(header: str | None) -> float | None:
-    """A ``Retry-After`` header in seconds (never negative), or None when absent or not a number."""
-    if not header:
-        return None
-    try:
-        value = float(header)
-    except ValueError:
-        return None
-    return max(0.0, value) if value == value else None  # NaN is not a delay

@@ -23,7 +23,8 @@ import httpx
 import orjson
 
 from polybot.domain.book_events import VenueBook
-from polybot.domain.retry import backoff_delay_s, is_retryable_status, retry_after_s
+from polybot.domain.retry import backoff_delay_s, is_retryable_status
+from polybot.venue.http_headers import retry_after_s
 from polybot.venue.market_parse import MarketParseError, parse_rest_book
 
 

@@ -29,7 +29,8 @@ import httpx
 import orjson
 
 from polybot.domain.ratelimit import TokenBucket
-from polybot.domain.retry import backoff_delay_s, is_retryable_status, retry_after_s
+from polybot.domain.retry import backoff_delay_s, is_retryable_status
+from polybot.venue.http_headers import retry_after_s
 
 log = logging.getLogger(__name__)
 
