@@ -39,9 +39,12 @@ import orjson
 
 from polybot.app.ingest import OrderbookIngestor
 from polybot.app.ingest_markets import TrackedAsset
+from polybot.bus import subjects
 from polybot.bus.client import Bus
+from polybot.bus.streams import BOOK_DELTAS, BOOK_SNAPSHOTS, BOOK_STATE
 from polybot.domain.book_hash import HashInput, book_hash
 from polybot.domain.book_verify import MarketMeta
+from polybot.runtime.eventloop import run
 from polybot.runtime.infra import resolve_infra
 from polybot.runtime.metrics import Metrics
 from polybot.runtime.settings import IngestorSettings
@@ -164,7 +167,7 @@ async def sustained(bus: Bus | None, pool: asyncpg.Pool | None, assets: list[Tra
     ing = await _ingestor(bus, pool, assets, dump)
     outbox = ing.outbox
     on_frame = ing.on_frame
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), time.process_time()
     for i, frame in enumerate(frames):
         on_frame(0, frame, int(time.time() * 1000), time.perf_counter_ns())
         if i % 64 == 63:
@@ -173,10 +176,11 @@ async def sustained(bus: Bus | None, pool: asyncpg.Pool | None, assets: list[Tra
                 await asyncio.sleep(0.001)
     fed = time.perf_counter() - start
     assert await ing.flush(120)
-    total = time.perf_counter() - start
+    total, cpu = time.perf_counter() - start, time.process_time() - cpu0
     entries = 2 * len(frames)
     print(f"{label}: {entries:,} price_change entries ({len(frames):,} frames) in {total:.2f} s "
-          f"= {entries / total:,.0f} entries/s ({len(frames) / total:,.0f} frames/s; feeding took {fed:.2f} s)")
+          f"= {entries / total:,.0f} entries/s ({len(frames) / total:,.0f} frames/s; feeding took {fed:.2f} s; "
+          f"this process used {cpu / total:.0%} of a core, {cpu / entries * 1e6:.1f} µs CPU per entry)")
     _check(ing, label)
     if pool is not None:
         async with pool.acquire() as conn:
@@ -216,28 +220,40 @@ async def latency(bus: Bus, pool: asyncpg.Pool, assets: list[TrackedAsset], dump
     await ing.stop()
 
 
+async def _purge(bus: Bus, asset_ids: list[str]) -> None:
+    """Remove this run's messages: against a shared nats-server (env URL) they would sit in the streams."""
+    for a in asset_ids:
+        for stream, subject in ((BOOK_DELTAS, subjects.book_delta(a)), (BOOK_SNAPSHOTS, subjects.book_snapshot(a)),
+                                (BOOK_STATE, subjects.book_state(a))):
+            await bus.js.purge_stream(stream.name, subject=subject)
+
+
 async def main(args: argparse.Namespace) -> None:
     print(f"generating {args.entries:,} entries for {args.markets * 2} assets …", flush=True)
     assets, dump, frames = make_frames(args.markets, args.entries)
+    assets2, dump2, frames2 = make_frames(args.markets, int(args.rate * args.seconds) + 2, seed=8)
     infra = resolve_infra(None, None, Path(tempfile.mkdtemp(prefix="bench-ingest-")), share=False, durable=False)
+    db = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(infra.database_url)
     try:
         bus = await Bus.connect(infra.nats_url, "bench-ingest")
         await bus.ensure_streams()
-        admin = await asyncpg.connect(infra.database_url)
-        db = f"bench_{uuid.uuid4().hex[:8]}"
         await admin.execute(f'CREATE DATABASE "{db}"')
-        await admin.close()
         pool = await create_pool(infra.database_url.rsplit("/", 1)[0] + "/" + db, min_size=2, max_size=4)
         await apply_migrations(pool, ("ingest",))
         print(f"infra: nats {infra.nats_source}, postgres {infra.database_source}; frames fed directly into "
               f"OrderbookIngestor.on_frame")
-        await sustained(bus, pool, assets, dump, frames, args.backlog, "sustained, full pipeline")
-        assets2, dump2, frames2 = make_frames(args.markets, int(args.rate * args.seconds) + 2, seed=8)
-        await latency(bus, pool, assets2, dump2, frames2, args.rate, args.seconds)
-        await sustained(None, None, assets, dump, frames, args.backlog, "ceiling, no publish/persist")
-        await pool.close()
-        await bus.close()
+        try:
+            await sustained(bus, pool, assets, dump, frames, args.backlog, "sustained, full pipeline")
+            await latency(bus, pool, assets2, dump2, frames2, args.rate, args.seconds)
+            await sustained(None, None, assets, dump, frames, args.backlog, "ceiling, no publish/persist")
+        finally:
+            await pool.close()
+            await _purge(bus, [a.asset_id for a in (*assets, *assets2)])
+            await bus.close()
     finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{db}"')
+        await admin.close()
         infra.close()
 
 
@@ -248,4 +264,4 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=2_000.0, help="entries/s of the latency run")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the latency run")
     parser.add_argument("--backlog", type=int, default=50_000, help="unpublished messages before the feeder waits")
-    asyncio.run(main(parser.parse_args()))
+    run(main(parser.parse_args()))  # the event loop the service runs on (uvloop)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
@@ -16,7 +16,7 @@ from polybot.app.ingest import OrderbookIngestor
 from polybot.bus import subjects
 from polybot.bus.client import Bus
 from polybot.bus.codec import decode
-from polybot.bus.streams import BOOK_SNAPSHOTS
+from polybot.bus.streams import BOOK_DELTAS, BOOK_SNAPSHOTS, BOOK_STATE
 from polybot.domain.book_effects import BookState
 from polybot.runtime.metrics import Metrics
 from polybot.runtime.settings import IngestorSettings
@@ -46,12 +46,29 @@ async def running_ingestor(settings: IngestorSettings, *, bus: Bus | None = None
                            metrics: Metrics | None = None) -> AsyncIterator[OrderbookIngestor]:
     if pool is not None:
         await apply_migrations(pool, ("ingest",))
+    if bus is not None:
+        await purge_assets(bus, settings.assets)
     ing = OrderbookIngestor(settings, metrics or Metrics(), bus=bus, pool=pool)
     await ing.start()
     try:
         yield ing
     finally:
         await ing.stop()
+
+
+_purged: set[str] = set()
+
+
+async def purge_assets(bus: Bus, asset_ids: Iterable[str]) -> None:
+    """Forget what earlier test runs published for these assets (once per test session, so a test that
+    restarts an ingestor still sees both runs): simulator tokens come from fixed seeds, and a server that
+    outlives the test run (CI's) still holds their messages for the streams' max age."""
+    for asset_id in set(asset_ids) - _purged:
+        _purged.add(asset_id)
+        for stream, subject in ((BOOK_DELTAS, subjects.book_delta(asset_id)),
+                                (BOOK_SNAPSHOTS, subjects.book_snapshot(asset_id)),
+                                (BOOK_STATE, subjects.book_state(asset_id))):
+            await bus.js.purge_stream(stream.name, subject=subject)
 
 
 async def wait_until(cond: Callable[[], bool], timeout_s: float = 5.0, what: str = "condition") -> None:

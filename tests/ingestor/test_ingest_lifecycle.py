@@ -9,6 +9,7 @@ import logging
 import subprocess
 import sys
 import time
+import uuid
 
 import asyncpg
 import pytest
@@ -127,10 +128,10 @@ async def test_market_set_comes_from_gamma_tables_and_follows_market_messages(bu
         async with running_ingestor(settings, bus=bus, pool=pool) as ing:
             assert {s.asset_id for s in ing.books} == set(sim.token_ids(first))
             await wait_until(lambda: all(s.state == "live" for s in ing.books), 5, "live books")
-            await bus.publish(subjects.gamma_market(second), _info(sim, second, True), f"{second}:1")
+            await bus.publish(subjects.gamma_market(second), _info(sim, second, True), f"{second}:{uuid.uuid4().hex}")
             await wait_until(lambda: len(ing.books) == 4 and all(s.state == "live" for s in ing.books), 5,
                              "second market followed")
-            await bus.publish(subjects.gamma_market(first), _info(sim, first, False), f"{first}:2")
+            await bus.publish(subjects.gamma_market(first), _info(sim, first, False), f"{first}:{uuid.uuid4().hex}")
             await wait_until(lambda: {s.asset_id for s in ing.books} == set(sim.token_ids(second)), 5,
                              "first market dropped")
             assert ing.ws is not None and ing.ws.assets == set(sim.token_ids(second))

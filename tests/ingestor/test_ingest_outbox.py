@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 from ingest_kit import bus_messages, last_snapshot
@@ -14,7 +16,10 @@ from polybot.app.ingest_outbox import Outbox, OutboxConfig
 from polybot.bus import subjects
 from polybot.bus.client import Bus
 from polybot.domain.book import Level, LevelChange
-from polybot.domain.book_effects import Applied, Snapshot
+from polybot.domain.book_effects import Applied, Effect, Snapshot
+from polybot.domain.book_events import VenueBook, VenueDelta
+from polybot.domain.book_sync import SyncConfig
+from polybot.domain.market_books import MarketBooks
 from polybot.runtime.metrics import Metrics
 from polybot.store.book_tables import StatusRow
 from polybot.store.books import BookStore
@@ -77,3 +82,74 @@ async def test_a_full_outbox_sheds_deltas_and_queues_a_snapshot_instead(bus: Bus
     assert snap.reason == "outbox_overflow" and snap.seq >= max(s for s in range(1, 1201) if s not in deltas)
     after = [s for s in deltas if s > snap.seq]
     assert after == list(range(snap.seq + 1, 1201))
+
+
+async def test_a_busy_publisher_sends_one_growing_message_per_asset(bus: Bus, pool: asyncpg.Pool) -> None:
+    """Coalescing end to end: the state machine, the outbox, JetStream and PostgreSQL. Bursts of deltas fed
+    while the publisher cannot run join the open message; what consumers get still rebuilds the book."""
+    await apply_migrations(pool, ("ingest",))
+    assets = [f"t{uuid.uuid4().hex[:12]}" for _ in range(2)]
+    books = MarketBooks(SyncConfig(coalesce=True))
+    metrics = IngestMetrics.register(Metrics())
+    outbox = Outbox(OutboxConfig(publish_batch_max=64, persist_interval_s=0.02), metrics, bus, BookStore(pool),
+                    _no_status, lambda _: [], seal=books.seal)
+
+    def take(effects: list[Effect]) -> None:
+        for fx in effects:
+            if isinstance(fx, Applied):
+                outbox.delta(fx)
+            elif isinstance(fx, Snapshot):
+                outbox.snapshot(fx)
+
+    outbox.start()
+    try:
+        for a in assets:
+            books.add_asset(a, "0xm")
+            take(books.feed(VenueBook(a, "0xm", 1, "1", (Level.of("0.40", "10"),), (Level.of("0.60", "10"),),
+                                      None), 1))
+        ts = 1
+        for burst in range(20):
+            for i in range(25):  # synchronously, as frames read in one go from a socket
+                ts += 1
+                a = assets[i % 2]
+                price = f"0.{30 + (burst + i) % 9}"
+                take(books.feed(VenueDelta(a, "0xm", ts, str(ts), (LevelChange.of("BUY", price, str(i % 4)),), None),
+                                ts))
+            if burst == 10:
+                for a in assets:  # a periodic snapshot in the middle: it must cover exactly up to its seq
+                    snap = books.get(a).snapshot("periodic")  # type: ignore[union-attr]
+                    assert snap is not None
+                    outbox.snapshot(snap)
+            await asyncio.sleep(0.005)  # the publisher and persister run between bursts
+        assert await outbox.flush(10)
+    finally:
+        await outbox.close()
+    for a in assets:
+        sync = books.get(a)
+        assert sync is not None
+        deltas = await bus_messages(bus, subjects.book_delta(a))
+        seqs = [d.seq for d in deltas]
+        assert seqs == list(range(1, sync.seq + 1)), "one message per seq, strictly +1"
+        assert len(deltas) < sync.stats.deltas, "bursts were coalesced"
+        assert sum(len(d.changes) for d in deltas) == sync.stats.deltas + 2  # + the book's two levels
+        want = sync.book.sizes()[0]
+        assert _bids_after(deltas, 0, {}) == want
+        snap = await last_snapshot(bus, a)
+        assert snap.reason == "periodic"
+        assert _bids_after(deltas, snap.seq, {lv.price: lv.size for lv in snap.bids}) == want
+        async with pool.acquire() as conn:
+            rows = await conn.fetch("SELECT seq, payload FROM book_events WHERE asset_id = $1 ORDER BY seq", a)
+        assert [r["seq"] for r in rows] == seqs, "one book_events row per message"
+        assert [len(r["payload"]["changes"]) for r in rows] == [len(d.changes) for d in deltas]
+
+
+def _bids_after(deltas: list[Any], seq: int, bids: dict[Decimal, Decimal]) -> dict[Decimal, Decimal]:
+    for d in deltas:
+        if d.seq > seq:
+            for c in d.changes:
+                if c.side == "BUY":
+                    if c.size == 0:
+                        bids.pop(c.price, None)
+                    else:
+                        bids[c.price] = c.size
+    return bids

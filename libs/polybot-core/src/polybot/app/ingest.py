@@ -2,9 +2,10 @@
 
 ``OrderbookIngestor`` is the shell around the pure parts (``polybot.venue.market_parse`` and
 ``polybot.domain.market_books``): it owns the websocket client, the REST client for resync snapshots, the
-outbox (JetStream + PostgreSQL) and a scheduler (pending hash-check expiry, a snapshot every
-``snapshot_interval_s``, pruning every ``prune_interval_s``). The frame handler is synchronous and does no
-I/O; everything slow happens in the outbox and resync tasks.
+outbox (JetStream + PostgreSQL, ``ingest_outbox``), the effect router (``ingest_effects``) and the scheduler
+(``ingest_schedule``: pending hash-check expiry, a snapshot every ``snapshot_interval_s``, pruning every
+``prune_interval_s``). The frame handler is synchronous and does no I/O; everything slow happens in the
+outbox and resync tasks.
 
 Manual control (the runbook's names): ``persist_snapshot_now(ts_ms)`` and
 ``prune_events_before(ts_ms_threshold)``.
@@ -19,31 +20,26 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 
 from polybot.app.ingest_assets import AssetSet
 from polybot.app.ingest_bus import subscribe_market_infos, subscribe_resync_requests
+from polybot.app.ingest_effects import EffectRouter
 from polybot.app.ingest_markets import TrackedAsset, from_config, from_selected, merge
-from polybot.app.ingest_metrics import HotCounts, IngestMetrics
+from polybot.app.ingest_metrics import IngestMetrics
 from polybot.app.ingest_outbox import Outbox, OutboxConfig
 from polybot.app.ingest_resync import ResyncFetcher
+from polybot.app.ingest_schedule import run_schedule
 from polybot.app.ingest_status import books_by_market
 from polybot.bus.client import Bus
 from polybot.bus.messages import MarketInfo, ResyncRequest
 from polybot.domain.book_effects import (
-    Applied,
     BookState,
-    Discarded,
-    Effect,
-    HashChecked,
     Snapshot,
-    StartResync,
-    StateChanged,
 )
-from polybot.domain.book_events import BestBidAsk, MarketResolved, NewMarket, VenueBook
+from polybot.domain.book_events import BestBidAsk, MarketResolved, NewMarket, VenueBook, VenueDelta
 from polybot.domain.book_sync import BookSyncError, SyncConfig
 from polybot.domain.market_books import MarketBooks
 from polybot.runtime.metrics import Metrics
@@ -52,13 +48,10 @@ from polybot.store.book_tables import StatusRow, status_row
 from polybot.store.books import BookStore
 from polybot.store.ingest_markets import selected_tokens
 from polybot.venue.clob_rest import ClobRestClient, ClobRestConfig
-from polybot.venue.market_parse import InvalidMessage, parse_market_frame
+from polybot.venue.market_parse import parse_market_frame
 from polybot.venue.ws_market import MarketWsClient, WsMarketConfig
 
 log = logging.getLogger(__name__)
-
-_INVALID_LOGS_PER_MIN = 60
-
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -81,13 +74,14 @@ class OrderbookIngestor:
         self.store = BookStore(pool) if pool is not None else None
         self.books = MarketBooks(
             SyncConfig(max_buffered=s.resync_buffer_max, ltp_window_ms=s.hash_ltp_window_ms,
-                       verify_hashes=s.verify_hashes),
+                       verify_hashes=s.verify_hashes,
+                       coalesce=s.coalesce_deltas and (bus is not None or pool is not None)),
             resync_min_interval_ms=int(s.resync_min_interval_s * 1000))
         self.outbox = Outbox(
             OutboxConfig(publish_batch_max=s.publish_batch_max, publish_timeout_s=s.publish_timeout_s,
                          persist_batch_max=s.persist_batch_max, persist_interval_s=s.persist_interval_s,
                          max_pending=s.outbox_max_pending),
-            self.metrics, bus, self.store, self._status_rows, self._resnapshot)
+            self.metrics, bus, self.store, self._status_rows, self._resnapshot, seal=self.books.seal)
         self._rest = rest
         self._owns_rest = rest is None
         self.resync = ResyncFetcher(self._fetch_book, self._deliver_rest_book, self._needs_resync,
@@ -100,9 +94,8 @@ class OrderbookIngestor:
         self._gamma_sub: Any = None
         self._ctl_sub: Any = None
         self._gamma_queue: asyncio.Queue[MarketInfo] = asyncio.Queue()
-        self._invalid_window: tuple[int, int] = (0, 0)  # (minute, logged in it)
-        self._awaiting_since: dict[str, int] = {}  # subscribed, no book yet: since when (ms)
-        self._hot = HotCounts()  # moved into the metrics on each scheduler tick
+        self.awaiting_since: dict[str, int] = {}  # subscribed, no book yet: since when (ms)
+        self.router = EffectRouter(self.books, self.outbox, self.resync, self.metrics)
         self.started_ms = 0
 
     # --- lifecycle ------------------------------------------------------------------------------------------------
@@ -132,7 +125,7 @@ class OrderbookIngestor:
                 tables = from_selected(await selected_tokens(self.pool))
             initial = merge(tables, from_config(s.assets))
         await self.add_assets(initial)
-        self._tasks.append(asyncio.create_task(self._scheduler(), name="ingest-scheduler"))
+        self._tasks.append(asyncio.create_task(run_schedule(self), name="ingest-scheduler"))
         log.info("ingestor started", extra={"assets": len(self.books), "waiting": len(self.assets.waiting)})
 
     async def stop(self) -> None:
@@ -157,7 +150,7 @@ class OrderbookIngestor:
         if self._owns_rest and self._rest is not None:
             await self._rest.aclose()
             self._rest = None
-        log.info("ingestor stopped", extra=self._counts())
+        log.info("ingestor stopped", extra=self.counts())
 
     async def run(self, stopping: asyncio.Event) -> None:
         """``start``, wait for ``stopping``, ``stop``."""
@@ -185,7 +178,7 @@ class OrderbookIngestor:
         await self.assets.apply_market_info(info)
 
     def _forget(self, asset_id: str) -> None:
-        self._awaiting_since.pop(asset_id, None)
+        self.awaiting_since.pop(asset_id, None)
 
     async def _follow_gamma(self, bus: Bus) -> None:
         self._gamma_sub = await subscribe_market_infos(bus, self._gamma_queue)
@@ -206,18 +199,18 @@ class OrderbookIngestor:
         if self.books.get(request.asset_id) is None:
             return
         log.info("resync requested", extra={"asset_id": request.asset_id, "reason": request.reason})
-        self._effects(self.books.request_resync([request.asset_id], now_ms(), "manual"), 0)
+        self.router.route(self.books.request_resync([request.asset_id], now_ms(), "manual"), 0)
 
     # --- websocket listener -----------------------------------------------------------------------------------
     def on_frame(self, shard: int, frame: str, recv_ts_ms: int, recv_ns: int) -> None:
         """Parse one frame and apply it; never raises for bad input."""
-        self._hot.frames += 1
+        self.router.hot.frames += 1
         parsed = parse_market_frame(frame, recv_ts_ms)
         if parsed.invalid:
-            self._invalid(parsed.invalid, shard)
+            self.router.invalid(parsed.invalid, shard)
         feed = self.books.feed
         for event in parsed.events:
-            if isinstance(event, BestBidAsk | NewMarket | MarketResolved):
+            if type(event) is not VenueDelta and isinstance(event, BestBidAsk | NewMarket | MarketResolved):
                 if not isinstance(event, BestBidAsk):  # the venue may send these for any market: not an alert
                     log.debug("market event", extra={"event": type(event).__name__, "market": event.market})
                 continue
@@ -228,7 +221,7 @@ class OrderbookIngestor:
                 log.warning("input refused by the book state machine", extra={"error": str(exc)})
                 continue
             if effects:
-                self._effects(effects, recv_ns)
+                self.router.route(effects, recv_ns)
 
     def on_connected(self, shard: int, asset_ids: tuple[str, ...]) -> None:
         self.metrics.ws_connected.labels(shard=str(shard)).set(1)
@@ -236,65 +229,15 @@ class OrderbookIngestor:
         now = now_ms()
         for a in asset_ids:
             if (b := self.books.get(a)) is not None and b.state is BookState.AWAITING_SNAPSHOT:
-                self._awaiting_since.setdefault(a, now)
+                self.awaiting_since.setdefault(a, now)
         lost = [a for a in asset_ids if (b := self.books.get(a)) is not None and b.state is BookState.DISCONNECTED]
         if lost:
-            self._effects(self.books.connection_restored(lost, now), 0)
+            self.router.route(self.books.connection_restored(lost, now), 0)
 
     def on_disconnected(self, shard: int, asset_ids: tuple[str, ...], reason: str) -> None:
         self.metrics.ws_connected.labels(shard=str(shard)).set(0)
         self.metrics.ws_disconnects.inc(reason=reason.split(":")[0])
-        self._effects(self.books.connection_lost(asset_ids, now_ms()), 0)
-
-    # --- effects --------------------------------------------------------------------------------------------------
-    def _effects(self, effects: list[Effect], recv_ns: int) -> None:
-        outbox, m = self.outbox, self.metrics
-        applied = 0
-        hashes = self._hot.hashes
-        for fx in effects:
-            if isinstance(fx, Applied):
-                outbox.delta(fx, recv_ns)
-                applied += fx.source == "price_change"
-            elif isinstance(fx, Snapshot):
-                outbox.snapshot(fx)
-                applied += 1
-            elif isinstance(fx, HashChecked):
-                hashes[fx.result] += 1
-                if fx.result == "mismatch":
-                    log.warning("hash mismatch", extra={"asset_id": fx.asset_id, "seq": fx.seq, "kind": fx.kind})
-            elif isinstance(fx, StartResync):
-                self._start_resync(fx)
-            elif isinstance(fx, StateChanged):
-                sync = self.books.get(fx.asset_id)
-                outbox.state(fx, sync.seq if sync else 0)
-                log.info("book state", extra={"asset_id": fx.asset_id, "old": fx.old.value, "new": fx.new.value,
-                                              "reason": fx.reason})
-            elif isinstance(fx, Discarded):
-                m.discarded.inc(reason=fx.reason)
-        self._hot.applied += applied
-
-    def _start_resync(self, fx: StartResync) -> None:
-        if not fx.restart:
-            counter = self.metrics.resync.get(fx.reason)
-            if counter is not None:
-                counter.inc()
-            log.warning("book resync", extra={"asset_id": fx.asset_id, "market": fx.market, "reason": fx.reason,
-                                              **self.metrics.resync_counts()})
-        self.outbox.touch(fx.asset_id)
-        self.resync.request(fx)
-
-    def _invalid(self, invalid: list[InvalidMessage], shard: int) -> None:
-        self.metrics.msg_invalid.inc(len(invalid))
-        minute = now_ms() // 60_000
-        window, logged = self._invalid_window
-        if window != minute:
-            window, logged = minute, 0
-        for bad in invalid:
-            if logged < _INVALID_LOGS_PER_MIN:
-                logged += 1
-                log.warning("invalid market message", extra={"reason": bad.reason, "event_type": bad.event_type,
-                                                             "raw": bad.raw, "shard": shard})
-        self._invalid_window = (window, logged)
+        self.router.route(self.books.connection_lost(asset_ids, now_ms()), 0)
 
     # --- resync -----------------------------------------------------------------------------------------------
     def _needs_resync(self, asset_id: str) -> bool:
@@ -313,7 +256,7 @@ class OrderbookIngestor:
         except BookSyncError as exc:
             log.warning("REST book refused by the book state machine", extra={"error": str(exc)})
             return
-        self._effects(effects, 0)
+        self.router.route(effects, 0)
 
     # --- snapshots, status rows, retention ----------------------------------------------------------------
     def _status_rows(self, asset_ids: Iterable[str]) -> list[StatusRow]:
@@ -355,68 +298,8 @@ class OrderbookIngestor:
             log.info("book events pruned", extra={"rows": deleted, "before_ts_ms": ts_ms_threshold})
         return deleted
 
-    async def _scheduler(self) -> None:
-        s = self.settings
-        loop = asyncio.get_running_loop()
-        next_snapshot = loop.time() + s.snapshot_interval_s
-        next_prune = loop.time() + s.prune_interval_s
-        next_gauges = loop.time()
-        next_retry = loop.time() + 5.0
-        while True:
-            await asyncio.sleep(s.tick_interval_s)
-            now = loop.time()
-            effects = self.books.tick(now_ms())
-            if effects:
-                self._effects(effects, 0)
-            if self._awaiting_since:
-                self._request_missing_books()
-            self._hot.flush_into(self.metrics)
-            try:
-                if now >= next_gauges:
-                    next_gauges = now + 1.0
-                    self._update_gauges()
-                if now >= next_snapshot:
-                    next_snapshot = now + s.snapshot_interval_s
-                    written = await self.persist_snapshot_now(now_ms())
-                    log.info("ingestion stats", extra={"snapshots": written, **self._counts()})
-                if now >= next_prune:
-                    next_prune = now + s.prune_interval_s
-                    await self.prune_events_before(now_ms() - int(s.retention_s * 1000))
-                    if self.store is not None:
-                        cutoff = datetime.now(UTC) - timedelta(seconds=s.snapshot_retention_s)
-                        await self.store.prune_snapshots_before(cutoff)
-                if self.assets.waiting and now >= next_retry:
-                    next_retry = now + 5.0
-                    await self.assets.retry_waiting()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("scheduled ingestor task failed")
-
-    def _request_missing_books(self) -> None:
-        """Fetch from REST the books the websocket has not sent within ``initial_snapshot_timeout_s``."""
-        now = now_ms()
-        limit_ms = int(self.settings.initial_snapshot_timeout_s * 1000)
-        due = []
-        for a, since in list(self._awaiting_since.items()):
-            sync = self.books.get(a)
-            if sync is None or sync.state is not BookState.AWAITING_SNAPSHOT:
-                del self._awaiting_since[a]
-            elif now - since >= limit_ms:
-                del self._awaiting_since[a]
-                due.append(a)
-        if due:
-            log.warning("no book from the websocket; fetching it", extra={"assets": len(due)})
-            self._effects(self.books.request_resync(due, now, "manual"), 0)
-
-    def _update_gauges(self) -> None:
-        counts = Counter(b.state.value for b in self.books)
-        for state in BookState:
-            self.metrics.books.labels(state=state.value).set(counts.get(state.value, 0))
-        self.metrics.outbox_pending.set(self.outbox.pending)
-
-    def _counts(self) -> dict[str, int]:
-        self._hot.flush_into(self.metrics)
+    def counts(self) -> dict[str, int]:
+        self.router.hot.flush_into(self.metrics)
         m = self.metrics
         return {"ingestion_msg_applied": int(m.msg_applied.value()),
                 "ingestion_msg_invalid": int(m.msg_invalid.value()), **m.resync_counts()}
@@ -428,7 +311,7 @@ class OrderbookIngestor:
             "assets": len(self.books),
             "waiting_for_metadata": sorted(self.assets.waiting),
             "books": dict(Counter(b.state.value for b in self.books)),
-            "counters": self._counts(),
+            "counters": self.counts(),
             "connections": self.ws.status() if self.ws is not None else [],
             "outbox_pending": self.outbox.pending,
             "resync_in_flight": self.resync.in_flight,

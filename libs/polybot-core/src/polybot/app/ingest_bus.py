@@ -1,8 +1,8 @@
 """The ingestor's reads from the bus: where each asset's seq left off, and the gamma market feed.
 
 **seq continuity.** A restarted ingestor must continue each asset's ``seq`` where the last instance
-stopped: JetStream de-duplicates by ``Nats-Msg-Id`` (``<asset>:<seq>``) for two minutes, so reusing a seq
-would silently lose messages, and consumers would see seq go backwards. The last published delta and
+stopped, or consumers would see seq go backwards (JetStream would store the repeats: the ``Nats-Msg-Id``,
+``<asset>:<seq>:<run>``, de-duplicates retries within one run only). The last published delta and
 snapshot of the asset tell where it stopped even if the database lags behind the bus.
 """
 

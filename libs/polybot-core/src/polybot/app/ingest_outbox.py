@@ -6,6 +6,10 @@ The frame handler only appends here (synchronously, no I/O). Two tasks drain it:
   acks awaited together), and retries the same batch on failure (``Nats-Msg-Id`` makes a retry idempotent).
   While one batch waits for acks the next accumulates, so batches grow with the load. Order per subject is
   the append order, so ``seq`` stays strictly +1 on the wire.
+- **coalescing**: a delta stays open (a ``DeltaDraft``) until the publisher or the persister takes it, and
+  venue deltas the book state machine lets join it (``Applied.extends``) are appended to it; taking it
+  ``seal``s it in the state machine too. Under load the publisher therefore sends at most one message per
+  asset per batch, however many venue deltas arrived while the previous batch waited for its acks.
 - **persister**: every ``persist_interval_s`` (or sooner when ``persist_batch_max`` rows wait) writes the
   queued ``book_events``/``book_snapshots`` rows and the ``market_status`` of the assets touched since.
 
@@ -19,15 +23,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 
+from polybot.app.ingest_messages import DeltaDraft, delta_payload, snapshot_message, state_message
 from polybot.app.ingest_metrics import IngestMetrics
 from polybot.bus import subjects
 from polybot.bus.client import Bus, Outgoing
-from polybot.bus.messages import BookDelta, BookLevel, BookSnapshot, BookState, LevelChange
-from polybot.domain.book import Level
 from polybot.domain.book_effects import Applied, Snapshot, StateChanged
 from polybot.store.book_tables import StatusRow
 from polybot.store.books import BookStore
@@ -47,44 +50,28 @@ class OutboxConfig:
     retry_max_s: float = 5.0
 
 
-def delta_message(fx: Applied) -> BookDelta:
-    """The bus message of one numbered change."""
-    return BookDelta(asset_id=fx.asset_id, market=fx.market, seq=fx.seq, ts_ms=fx.ts_ms, recv_ts_ms=fx.recv_ts_ms,
-                     changes=tuple(LevelChange(side=c.side, price=c.price, size=c.size) for c in fx.changes),
-                     hash=fx.hash, best_bid=fx.best_bid, best_ask=fx.best_ask)
-
-
-def _levels(levels: Sequence[Level]) -> tuple[BookLevel, ...]:
-    return tuple(BookLevel(price=lv.price, size=lv.size) for lv in levels)
-
-
-def snapshot_message(snap: Snapshot) -> BookSnapshot:
-    """The bus message of a whole book (levels best first)."""
-    return BookSnapshot(asset_id=snap.asset_id, market=snap.market, seq=snap.seq, ts_ms=snap.ts_ms,
-                        bids=_levels(snap.bids), asks=_levels(snap.asks), tick_size=Decimal(snap.tick_size),
-                        min_order_size=Decimal(snap.min_order_size) if snap.min_order_size else None,
-                        neg_risk=snap.neg_risk, hash=snap.hash, reason=snap.reason)
-
-
-def state_message(fx: StateChanged) -> BookState:
-    return BookState(asset_id=fx.asset_id, market=fx.market, state=fx.new.value, reason=fx.reason, ts_ms=fx.ts_ms)
-
-
 class Outbox:
     """Queues book messages and rows; ``start`` runs the publisher and persister tasks."""
 
     def __init__(self, config: OutboxConfig, metrics: IngestMetrics, bus: Bus | None, store: BookStore | None,
                  status_rows: Callable[[Iterable[str]], list[StatusRow]],
-                 resnapshot: Callable[[Iterable[str]], list[Snapshot]]) -> None:
+                 resnapshot: Callable[[Iterable[str]], list[Snapshot]],
+                 seal: Callable[[str, int], None] | None = None) -> None:
+        """``seal(asset_id, seq)`` tells the book state machine that change ``seq`` was taken (coalescing)."""
         self.config = config
         self.metrics = metrics
         self.bus = bus
         self.store = store
         self._status_rows = status_rows
         self._resnapshot = resnapshot
-        self._pub: list[tuple[Outgoing, int]] = []  # (message, perf_counter_ns at receive or 0)
+        self._seal_book = seal
+        # In every Nats-Msg-Id: a retry within this run is stored once, but a restarted ingestor whose seqs
+        # start again (no database) is not mistaken for a retry within JetStream's duplicate window.
+        self._run = uuid.uuid4().hex[:12]
+        self._pub: list[DeltaDraft | Outgoing] = []
         self._subjects: dict[str, str] = {}  # asset → delta subject (building one validates the token)
-        self._events: list[Applied] = []
+        self._open: dict[str, DeltaDraft] = {}  # asset → its draft that deltas may still join
+        self._events: list[DeltaDraft] = []
         self._snaps: list[Snapshot] = []
         self._dirty: set[str] = set()
         self._final_status: list[StatusRow] = []  # rows of books no longer followed
@@ -98,21 +85,56 @@ class Outbox:
 
     # --- producers (synchronous, called from the frame handler) ---------------------------------------------------
     def delta(self, fx: Applied, recv_ns: int = 0) -> None:
+        """Queue a numbered change, or join it to the open change it ``extends``."""
+        if self.bus is None and self.store is None:
+            return
+        asset_id = fx.asset_id
+        draft = self._open.get(asset_id)
+        if fx.extends:
+            if draft is not None and draft.seq == fx.seq:
+                draft.add(fx, recv_ns)
+                if self.store is not None:
+                    self._dirty.add(asset_id)
+                return
+            # The state machine and the outbox disagree on what is open: never publish a seq twice.
+            log.error("delta extends a change that is not open; sent as its own message",
+                      extra={"asset_id": asset_id, "seq": fx.seq})
+        if draft is not None:
+            draft.seal()  # the state machine sealed it itself (a book replaced it, a snapshot covered it)
+        draft = self._open[asset_id] = DeltaDraft(fx, recv_ns)
         if self.bus is not None:
-            subject = self._subjects.get(fx.asset_id)
-            if subject is None:
-                subject = self._subjects[fx.asset_id] = subjects.book_delta(fx.asset_id)
-            self._pub.append((Outgoing(subject, delta_message(fx), f"{fx.asset_id}:{fx.seq}"), recv_ns))
+            self._pub.append(draft)
             self._wake_publisher()
         if self.store is not None:
-            self._events.append(fx)
-            self._dirty.add(fx.asset_id)
+            self._events.append(draft)
+            self._dirty.add(asset_id)
             self._wake_persister(len(self._events))
 
+    def _take(self, draft: DeltaDraft) -> None:
+        """The draft leaves (publish or persist): no delta may join it any more."""
+        if draft.open:
+            draft.seal()
+            asset_id = draft.asset_id
+            if self._open.get(asset_id) is draft:
+                del self._open[asset_id]
+            if self._seal_book is not None:
+                self._seal_book(asset_id, draft.seq)
+
+    def _delta_outgoing(self, draft: DeltaDraft) -> Outgoing:
+        self._take(draft)
+        fx = draft.applied()
+        subject = self._subjects.get(fx.asset_id)
+        if subject is None:
+            subject = self._subjects[fx.asset_id] = subjects.book_delta(fx.asset_id)
+        return Outgoing(subject, delta_payload(fx), f"{fx.asset_id}:{fx.seq}:{self._run}")
+
     def snapshot(self, snap: Snapshot, *, persist: bool = True) -> None:
+        draft = self._open.pop(snap.asset_id, None)
+        if draft is not None:
+            draft.seal()  # the state machine sealed it when it took the snapshot
         if self.bus is not None:
-            msg_id = f"{snap.asset_id}:{snap.seq}:snapshot:{snap.ts_ms}:{snap.tick_size}"
-            self._pub.append((Outgoing(subjects.book_snapshot(snap.asset_id), snapshot_message(snap), msg_id), 0))
+            msg_id = f"{snap.asset_id}:{snap.seq}:snapshot:{snap.ts_ms}:{snap.tick_size}:{self._run}"
+            self._pub.append(Outgoing(subjects.book_snapshot(snap.asset_id), snapshot_message(snap), msg_id))
             self._wake_publisher()
         if self.store is not None and persist:
             self._snaps.append(snap)
@@ -121,8 +143,8 @@ class Outbox:
 
     def state(self, fx: StateChanged, seq: int) -> None:
         if self.bus is not None:
-            msg_id = f"{fx.asset_id}:{seq}:state:{fx.new.value}:{fx.ts_ms}"
-            self._pub.append((Outgoing(subjects.book_state(fx.asset_id), state_message(fx), msg_id), 0))
+            msg_id = f"{fx.asset_id}:{seq}:state:{fx.new.value}:{fx.ts_ms}:{self._run}"
+            self._pub.append(Outgoing(subjects.book_state(fx.asset_id), state_message(fx), msg_id))
             self._wake_publisher()
         self.touch(fx.asset_id)
 
@@ -180,13 +202,13 @@ class Outbox:
             self._pub_wake.set()
 
     def _shed(self) -> None:
-        keep: list[tuple[Outgoing, int]] = []
+        keep: list[DeltaDraft | Outgoing] = []
         dropped: set[str] = set()
         count = 0
         for item in self._pub:
-            msg = item[0].message
-            if isinstance(msg, BookDelta):
-                dropped.add(msg.asset_id)
+            if isinstance(item, DeltaDraft):
+                self._take(item)
+                dropped.add(item.asset_id)
                 count += 1
             else:
                 keep.append(item)
@@ -206,18 +228,19 @@ class Outbox:
             await self._pub_wake.wait()
             self._pub_wake.clear()
             while self._pub:
-                batch = self._pub[:cfg.publish_batch_max]
-                del self._pub[:len(batch)]
+                taken = self._pub[:cfg.publish_batch_max]
+                del self._pub[:len(taken)]
+                batch = [self._delta_outgoing(item) if isinstance(item, DeltaDraft) else item for item in taken]
                 self._in_flight = len(batch)
                 m.outbox_pending.set(len(self._pub))
                 try:
-                    await bus.publish_batch([o for o, _ in batch], timeout_s=cfg.publish_timeout_s)
+                    await bus.publish_batch(batch, timeout_s=cfg.publish_timeout_s)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
                     failures += 1
                     m.publish_errors.inc()
-                    self._pub[0:0] = batch
+                    self._pub[0:0] = batch  # sealed drafts go back as their final messages
                     self._in_flight = 0
                     delay = min(cfg.retry_max_s, cfg.retry_base_s * 2 ** min(failures, 8))
                     log.warning("publish batch failed; retrying", extra={"error": repr(exc), "size": len(batch),
@@ -227,11 +250,11 @@ class Outbox:
                 failures = 0
                 now_ns = time.perf_counter_ns()
                 samples = self.latency_samples
-                for _, recv_ns in batch:
-                    if recv_ns:
-                        observe((now_ns - recv_ns) / 1e9)
+                for item in taken:
+                    if isinstance(item, DeltaDraft) and item.recv_ns:
+                        observe((now_ns - item.recv_ns[0]) / 1e9)  # the message's oldest frame
                         if samples is not None:
-                            samples.append(now_ns - recv_ns)
+                            samples.extend(now_ns - t for t in item.recv_ns)
                 m.published.inc(len(batch))
                 self._in_flight = 0
 
@@ -254,13 +277,15 @@ class Outbox:
                 continue
             events = self._events[:cfg.persist_batch_max]
             del self._events[:len(events)]
+            for draft in events:
+                self._take(draft)
             snaps, self._snaps = self._snaps, []
             dirty, self._dirty = self._dirty, set()
             final, self._final_status = self._final_status, []
             status = self._status_rows(dirty) + final
             self._persisting = True
             try:
-                await store.write(events, snaps, status)
+                await store.write([d.applied() for d in events], snaps, status)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -61,6 +61,9 @@ def json_str(text: str) -> str:
 
 
 def _fragment(raw_price: str, raw_size: str) -> str:
+    both = raw_price + raw_size  # one check for the two: the venue's numbers never need escaping
+    if both.isascii() and both.isprintable() and '"' not in both and "\\" not in both:
+        return '{"price":"' + raw_price + '","size":"' + raw_size + '"}'
     return '{"price":' + json_str(raw_price) + ',"size":' + json_str(raw_size) + "}"
 
 

@@ -41,9 +41,12 @@ class VenueBook:
     recv_ts_ms: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class VenueDelta:
-    """Absolute-size level updates for one asset, with the venue's hash of the book after them."""
+    """Absolute-size level updates for one asset, with the venue's hash of the book after them.
+
+    Immutable by convention, not ``frozen``: one is made per ``price_change`` entry, and a frozen
+    dataclass's ``__init__`` costs about five times as much."""
 
     asset_id: str
     market: str

@@ -18,6 +18,12 @@ Rules:
   deltas, and the difference a replacing snapshot makes (a snapshot equal to our book makes none). A
   ``Snapshot`` carries the seq of the last change it includes, so a consumer that follows deltas never
   misses a replacement, and one that starts cold loads a snapshot and applies the deltas above its seq.
+- **Coalescing** (``SyncConfig.coalesce``, off by default). While the shell has not yet sent change
+  ``seq`` anywhere, further venue deltas may join it instead of taking ``seq + 1`` (``Applied.extends``):
+  a shell whose publisher is busy then sends one message per asset carrying all the changes since, so the
+  number of messages stays bounded by the number of assets under any load, and ``seq`` stays strictly
+  +1 per message. The shell calls ``seal(seq)`` when it takes the message; a snapshot and a replacing
+  book seal it too (a snapshot's ``seq`` must cover exactly the changes up to it).
 - **Resync** = buffer deltas (at most ``max_buffered``) while the shell fetches REST ``/book``; any
   snapshot completes it, websocket or REST. Buffered deltas *newer* than the snapshot (timestamp greater,
   and after any buffered delta whose hash equals the snapshot's) are then applied through the normal live
@@ -100,6 +106,7 @@ class SyncConfig:
     max_pending_checks: int = 64
     layouts: tuple[HashLayout, ...] = ALL_LAYOUTS
     verify_hashes: bool = True
+    coalesce: bool = False
 
 
 _S = BookState
@@ -117,6 +124,7 @@ class BookSync:
         self.config = config or SyncConfig()
         self.state = BookState.AWAITING_SNAPSHOT
         self.seq = seq
+        self.open = False  # change ``seq`` may still take venue deltas (coalescing)
         self.book = L2Book()
         self.has_book = False
         self.book_ts_ms = 0
@@ -142,7 +150,8 @@ class BookSync:
         elif getattr(event, "asset_id", self.asset_id) != self.asset_id:
             raise BookSyncError(f"event for asset {getattr(event, 'asset_id', '?')} fed to the book of {self.asset_id}")
         effects: list[Effect] = []
-        self._expire(now_ms, effects)
+        if self.verifier.pending:
+            self._expire(now_ms, effects)
         _TABLE[(self.state, type(event))](self, event, now_ms, effects)
         return effects
 
@@ -156,10 +165,17 @@ class BookSync:
         """Replace the market metadata used for hashing (from gamma tables / the CLOB market)."""
         self.meta = meta
 
+    def seal(self, seq: int) -> None:
+        """The shell took change ``seq`` away: later deltas take new numbers (a no-op for an older seq)."""
+        if seq == self.seq:
+            self.open = False
+
     def snapshot(self, reason: str = "periodic") -> Snapshot | None:
-        """The current book as a ``Snapshot`` (``None`` before the first book)."""
+        """The current book as a ``Snapshot`` (``None`` before the first book). Seals the open change: a
+        snapshot covers exactly the changes up to its ``seq``."""
         if not self.has_book:
             return None
+        self.open = False
         return Snapshot(self.asset_id, self.market, self.seq, self.book_ts_ms, self.book.bids_best_first(),
                         self.book.asks_best_first(), self.meta.tick_size, self.meta.min_order_size,
                         self.meta.neg_risk, self.hash, reason)
@@ -179,6 +195,7 @@ class BookSync:
                     fx.append(self._resync_effect(now_ms, restart=True))
                 return
         self._take_meta(ev)
+        self.open = False
         for check in self.verifier.take_pending():
             fx.append(self._checked(check.kind, check.seq, check.ts_ms, "superseded"))
         changes = self.book.diff_to(ev.bids, ev.asks)
@@ -227,14 +244,19 @@ class BookSync:
                 fx.append(Discarded(self.asset_id, self.market, "delta", "included_in_rest_book", now_ms))
                 return
             self._included_until_ts = None
+        apply = self.book.apply
         for change in ev.changes:
-            self.book.apply(change)
-        self.seq += 1
+            apply(change)
+        extends = self.open
+        if not extends:
+            self.seq += 1
+            self.open = self.config.coalesce
         self.book_ts_ms = ev.ts_ms
         self.hash = ev.hash
-        self.stats.deltas += 1
-        self.stats.last_update_ts_ms = ev.ts_ms
-        fx.append(self._applied(ev.ts_ms, ev.recv_ts_ms, ev.changes, ev.hash, "price_change"))
+        stats = self.stats
+        stats.deltas += 1
+        stats.last_update_ts_ms = ev.ts_ms
+        fx.append(self._applied(ev.ts_ms, ev.recv_ts_ms, ev.changes, ev.hash, "price_change", extends))
         if not ev.hash or not self.config.verify_hashes:
             return
         result = self.verifier.verify(
@@ -349,9 +371,10 @@ class BookSync:
         return [d for d in buffered[start:] if d.ts_ms > book.ts_ms]
 
     def _applied(self, ts_ms: int, recv_ts_ms: int, changes: tuple[LevelChange, ...], hash_: str | None,
-                 source: AppliedSource) -> Applied:
+                 source: AppliedSource, extends: bool = False) -> Applied:
+        book = self.book
         return Applied(self.asset_id, self.market, self.seq, ts_ms, recv_ts_ms, changes, hash_,
-                       self.book.best_bid_price(), self.book.best_ask_price(), source)
+                       book.best_bid_price(), book.best_ask_price(), source, extends)
 
     def _checked(self, kind: str, seq: int, ts_ms: int, result: HashResult, match: HashMatch | None = None,
                  deferred: bool = False) -> HashChecked:

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 from typing import Literal, NamedTuple
 
 from polybot.domain.book import json_str
@@ -51,6 +50,13 @@ class MarketMeta:
     tick_size: str = "0.01"
     min_order_size: str = "5"
     neg_risk: bool = False
+    # The metadata part of an F9/F10 payload, computed once: it is hashed with every verified message.
+    hash_json: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hash_json", (
+            ',"min_order_size":' + json_str(self.min_order_size) + ',"tick_size":' + json_str(self.tick_size)
+            + ',"neg_risk":' + ("true" if self.neg_risk else "false")))
 
     @classmethod
     def of(cls, tick_size: Decimal | str, min_order_size: Decimal | str, neg_risk: bool) -> MarketMeta:
@@ -89,12 +95,6 @@ def hash_head(market: str, asset_id: str) -> str:
     return '{"market":' + json_str(market) + ',"asset_id":' + json_str(asset_id)
 
 
-@lru_cache(maxsize=1024)
-def _meta_json(meta: MarketMeta) -> str:
-    return (',"min_order_size":' + json_str(meta.min_order_size) + ',"tick_size":' + json_str(meta.tick_size)
-            + ',"neg_risk":' + ("true" if meta.neg_risk else "false"))
-
-
 class HashSubject(NamedTuple):
     """What is hashed, minus the candidate inputs: identity, timestamp text, levels and metadata.
 
@@ -111,7 +111,7 @@ class HashSubject(NamedTuple):
     def f10_base(self, ts_offset_ms: int = 0) -> str:
         """The F10 payload up to the ltp value: append ``json_str(ltp) + "}"`` to finish it."""
         return "".join((self.head or hash_head(self.market, self.asset_id), ',"timestamp":',
-                        json_str(self._ts(ts_offset_ms)), ',"hash":"",', self.levels_json, _meta_json(self.meta),
+                        json_str(self._ts(ts_offset_ms)), ',"hash":"",', self.levels_json, self.meta.hash_json,
                         ',"last_trade_price":'))
 
     def _ts(self, offset: int) -> str:
@@ -123,7 +123,7 @@ class HashSubject(NamedTuple):
             parts += (',"timestamp":', json_str(ts))
         parts += (',"hash":"",', self.levels_json)
         if layout in (HashLayout.F9, HashLayout.F10):
-            parts.append(_meta_json(self.meta))
+            parts.append(self.meta.hash_json)
         return "".join(parts)
 
     def payload(self, layout: HashLayout, ts_offset_ms: int = 0, ltp: str = "") -> str:

@@ -105,6 +105,10 @@ class MarketBooks:
     # --- inputs -------------------------------------------------------------------------------------------
     def feed(self, event: MarketEvent, now_ms: int) -> list[Effect]:
         """Apply one parsed market-channel event. Events that do not touch a book return ``[]``."""
+        if type(event) is VenueDelta:  # nearly every event: straight to its book
+            book = self._books.get(event.asset_id)
+            if book is not None:
+                return self._limit(book.handle(event, now_ms))
         if isinstance(event, LastTrade):
             effects: list[Effect] = []
             targets = list(self._by_market.get(event.market, ()))
@@ -122,6 +126,12 @@ class MarketBooks:
                 return [Discarded(event.asset_id, event.market, type(event).__name__, "unknown_asset", now_ms)]
             book = self.add_asset(event.asset_id, event.market)
         return self._limit(book.handle(event, now_ms))
+
+    def seal(self, asset_id: str, seq: int) -> None:
+        """The shell took change ``seq`` of the asset away (see ``BookSync.seal``)."""
+        book = self._books.get(asset_id)
+        if book is not None:
+            book.seal(seq)
 
     def handle(self, asset_id: str, event: SyncInput, now_ms: int) -> list[Effect]:
         """Feed any state-machine input to one asset (``KeyError`` if unknown)."""
@@ -165,6 +175,6 @@ class MarketBooks:
 
     def _limit(self, effects: list[Effect]) -> list[Effect]:
         for i, fx in enumerate(effects):
-            if isinstance(fx, StartResync):
+            if type(fx) is StartResync:
                 effects[i] = replace(fx, not_before_ms=self.limiter.grant(fx.market, fx.ts_ms))
         return effects

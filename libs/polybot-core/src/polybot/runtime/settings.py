@@ -62,6 +62,9 @@ class IngestorSettings(_Section):
     resync_concurrency: int = Field(default=8, ge=1)
     hash_ltp_window_ms: int = Field(default=2_000, ge=0)  # how long an unexplained F10 hash may wait for an ltp
     verify_hashes: bool = True
+    # A busy publisher sends one delta per asset carrying every venue change since its last one (seq stays +1
+    # per message); off: one message per venue change, whatever the load.
+    coalesce_deltas: bool = True
     use_gamma_tables: bool = True  # read markets selected for making from gamma-sync's tables at start
     follow_gamma: bool = True  # follow pb.gamma.market.* for markets added or removed while running
     persist_interval_s: float = 0.2

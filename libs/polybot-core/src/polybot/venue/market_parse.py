@@ -169,9 +169,12 @@ def to_events(msg: MarketMessage, recv_ts_ms: int = 0) -> list[MarketEvent]:
     """Map one schema message to domain events (a v2 ``price_change`` gives one delta per entry)."""
     if isinstance(msg, PriceChangeV2):
         ts = int(msg.timestamp)
+        market, timestamp = msg.market, msg.timestamp
         return [
-            VenueDelta(e.asset_id, msg.market, ts, msg.timestamp, (LevelChange.of(e.side, e.price, e.size),),
-                       e.hash or None, "v2", _opt_decimal(e.best_bid), _opt_decimal(e.best_ask), recv_ts_ms)
+            VenueDelta(e.asset_id, market, ts, timestamp,
+                       (LevelChange(e.side, Decimal(e.price), Decimal(e.size), e.price, e.size),),
+                       e.hash or None, "v2", Decimal(e.best_bid) if e.best_bid else None,
+                       Decimal(e.best_ask) if e.best_ask else None, recv_ts_ms)
             for e in msg.price_changes
         ]
     if isinstance(msg, BookMsg | RestBook):
