@@ -1,24 +1,30 @@
 """Ingestion throughput and latency: parse → verify → apply → publish (JetStream) → persist (PostgreSQL).
 
-One ingestor (``OrderbookIngestor``, the service's own pipeline) in this process, 100 assets (50 markets).
-Frames are **fed directly into the pipeline's frame handler** (``OrderbookIngestor.on_frame``, what the
-websocket client calls for every frame it receives), so the figures are the pipeline's, not a websocket's.
-The frames are venue-shaped and precomputed before timing: an initial dump (an array of ``book``s with F10
-hashes and ``last_trade_price``), then v2 ``price_change`` messages, each with one entry per token of a
-market (two entries), every entry carrying the F10 hash of the book after it, so every entry is verified.
+One ingestor (``OrderbookIngestor``, the service's own pipeline, on the service's event loop) in this
+process, 100 assets (50 markets). The frames are venue-shaped and precomputed before timing: an initial
+dump (an array of ``book``s with F10 hashes and ``last_trade_price``), then v2 ``price_change`` messages,
+each with one entry per token of a market (two entries), every entry carrying the F10 hash of the book
+after it, so every entry is verified.
 
 Runs, in order:
 
-1. **sustained, full pipeline**: feed as fast as the pipeline accepts (the feeder waits while more than
-   ``--backlog`` messages are unpublished, as a socket would push back), until every message is acked by
-   JetStream (acks awaited in batches) and every row is in PostgreSQL (``COPY``); entries/s over the run.
+1. **sustained, frames fed directly**: into the frame handler (``OrderbookIngestor.on_frame``, what the
+   websocket client calls per frame), ``--burst`` frames between two yields to the event loop (64: fewer
+   than one socket read carries under load), as fast as the pipeline accepts (the feeder waits while more
+   than ``--backlog`` messages are unpublished), until every message is acked by JetStream (acks awaited
+   in batches) and every row is in PostgreSQL (``COPY``); entries/s over the run.
 2. **latency at a fixed rate** (``--rate`` entries/s, default 2,000), full pipeline: receive → JetStream ack
-   per message, p50/p99/max.
-3. **ceiling**: the same frames without publishing and persistence (parse, verify, apply only).
+   per venue entry, p50/p99/max.
+3. **sustained via websocket**: the same kind of stream sent by a websocket server in another process
+   (``ws_feed.py``, as the venue is) to the ingestor's own market-channel client, socket reads included.
+4. **ceiling**: run 1 without publishing and persistence (parse, verify, apply only).
 
-    uv run python bench/ingest.py [--entries 200000] [--rate 2000] [--seconds 10]
+Each sustained run also prints the share of a core this process used and its CPU time per entry.
 
-NATS and PostgreSQL: ``POLYBOT_NATS_URL``/``POLYBOT_DATABASE_URL`` if set, else embedded servers started here.
+    uv run python bench/ingest.py [--entries 200000] [--rate 2000] [--seconds 10] [--burst 64]
+
+NATS and PostgreSQL: ``POLYBOT_NATS_URL``/``POLYBOT_DATABASE_URL`` if set, else embedded servers started here;
+the run's messages and database are removed at the end.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import socket
+import sys
 import tempfile
 import time
 import uuid
@@ -44,7 +52,7 @@ from polybot.bus.client import Bus
 from polybot.bus.streams import BOOK_DELTAS, BOOK_SNAPSHOTS, BOOK_STATE
 from polybot.domain.book_hash import HashInput, book_hash
 from polybot.domain.book_verify import MarketMeta
-from polybot.runtime.eventloop import run
+from polybot.runtime.eventloop import freeze_startup_heap, run
 from polybot.runtime.infra import resolve_infra
 from polybot.runtime.metrics import Metrics
 from polybot.runtime.settings import IngestorSettings
@@ -163,14 +171,14 @@ def _check(ing: OrderbookIngestor, label: str) -> None:
 
 
 async def sustained(bus: Bus | None, pool: asyncpg.Pool | None, assets: list[TrackedAsset], dump: str,
-                    frames: list[str], backlog: int, label: str) -> float:
+                    frames: list[str], backlog: int, label: str, burst: int = 64) -> float:
     ing = await _ingestor(bus, pool, assets, dump)
     outbox = ing.outbox
     on_frame = ing.on_frame
     start, cpu0 = time.perf_counter(), time.process_time()
     for i, frame in enumerate(frames):
         on_frame(0, frame, int(time.time() * 1000), time.perf_counter_ns())
-        if i % 64 == 63:
+        if i % burst == burst - 1:
             await asyncio.sleep(0)
             while outbox.pending > backlog:  # noqa: ASYNC110 (the outbox has no "drained below" event)
                 await asyncio.sleep(0.001)
@@ -191,7 +199,41 @@ async def sustained(bus: Bus | None, pool: asyncpg.Pool | None, assets: list[Tra
     return entries / total
 
 
-async def latency(bus: Bus, pool: asyncpg.Pool, assets: list[TrackedAsset], dump: str, frames: list[str],
+async def via_websocket(bus: Bus, pool: asyncpg.Pool, assets: list[TrackedAsset], dump: str, frames: list[str],
+                        workdir: Path) -> float:
+    """The same stream sent by a websocket server in another process (``ws_feed.py``) to the ingestor's own
+    market-channel client: socket reads, frame assembly and the client's loop are included."""
+    feed = workdir / "frames.jsonl"
+    feed.write_text("\n".join((dump, *frames)) + "\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = await asyncio.create_subprocess_exec(sys.executable, str(Path(__file__).with_name("ws_feed.py")),
+                                                  str(feed), str(port), stdout=asyncio.subprocess.PIPE)
+    try:
+        assert server.stdout is not None and (await server.stdout.readline()).strip() == b"ready"
+        ing = OrderbookIngestor(_settings(clob_ws_url=f"ws://127.0.0.1:{port}", clob_rest_url="http://127.0.0.1:9"),
+                                Metrics(), bus=bus, pool=pool)
+        start, cpu0 = time.perf_counter(), time.process_time()
+        await ing.start(initial=assets)
+        while ing.metrics.frames.value() + ing.router.hot.frames < len(frames) + 1:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        assert await ing.flush(120)
+        total, cpu = time.perf_counter() - start, time.process_time() - cpu0
+        entries = 2 * len(frames)
+        print(f"sustained via websocket, full pipeline: {entries:,} entries in {total:.2f} s = "
+              f"{entries / total:,.0f} entries/s ({len(frames) / total:,.0f} frames/s; this process used "
+              f"{cpu / total:.0%} of a core, {cpu / entries * 1e6:.1f} µs CPU per entry; the sender is another "
+              f"process)")
+        _check(ing, "websocket")
+        await ing.stop()
+        return entries / total
+    finally:
+        server.kill()
+        await server.wait()
+
+
+async def latency(bus: Bus, pool: asyncpg.Pool | None, assets: list[TrackedAsset], dump: str, frames: list[str],
                   rate: float, seconds: float) -> None:
     ing = await _ingestor(bus, pool, assets, dump)
     samples: list[int] = []
@@ -232,7 +274,8 @@ async def main(args: argparse.Namespace) -> None:
     print(f"generating {args.entries:,} entries for {args.markets * 2} assets …", flush=True)
     assets, dump, frames = make_frames(args.markets, args.entries)
     assets2, dump2, frames2 = make_frames(args.markets, int(args.rate * args.seconds) + 2, seed=8)
-    infra = resolve_infra(None, None, Path(tempfile.mkdtemp(prefix="bench-ingest-")), share=False, durable=False)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    infra = resolve_infra(None, None, workdir, share=False, durable=False)
     db = f"bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(infra.database_url)
     try:
@@ -243,13 +286,17 @@ async def main(args: argparse.Namespace) -> None:
         await apply_migrations(pool, ("ingest",))
         print(f"infra: nats {infra.nats_source}, postgres {infra.database_source}; frames fed directly into "
               f"OrderbookIngestor.on_frame")
+        freeze_startup_heap()  # as the service does once started
         try:
-            await sustained(bus, pool, assets, dump, frames, args.backlog, "sustained, full pipeline")
+            await sustained(bus, pool, assets, dump, frames, args.backlog,
+                            "sustained, frames fed directly, full pipeline", args.burst)
             await latency(bus, pool, assets2, dump2, frames2, args.rate, args.seconds)
-            await sustained(None, None, assets, dump, frames, args.backlog, "ceiling, no publish/persist")
+            assets3, dump3, frames3 = make_frames(args.markets, args.entries, seed=9)
+            await via_websocket(bus, pool, assets3, dump3, frames3, workdir)
+            await sustained(None, None, assets, dump, frames, args.backlog, "ceiling, no publish/persist", args.burst)
         finally:
             await pool.close()
-            await _purge(bus, [a.asset_id for a in (*assets, *assets2)])
+            await _purge(bus, [a.asset_id for a in (*assets, *assets2, *assets3)])
             await bus.close()
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{db}"')
@@ -263,5 +310,7 @@ if __name__ == "__main__":
     parser.add_argument("--markets", type=int, default=50, help="markets (two assets each)")
     parser.add_argument("--rate", type=float, default=2_000.0, help="entries/s of the latency run")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the latency run")
+    parser.add_argument("--burst", type=int, default=64,
+                        help="frames handled between two yields to the event loop (a socket read's worth)")
     parser.add_argument("--backlog", type=int, default=50_000, help="unpublished messages before the feeder waits")
     run(main(parser.parse_args()))  # the event loop the service runs on (uvloop)

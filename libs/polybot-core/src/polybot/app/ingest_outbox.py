@@ -11,7 +11,8 @@ The frame handler only appends here (synchronously, no I/O). Two tasks drain it:
   ``seal``s it in the state machine too. Under load the publisher therefore sends at most one message per
   asset per batch, however many venue deltas arrived while the previous batch waited for its acks.
 - **persister**: every ``persist_interval_s`` (or sooner when ``persist_batch_max`` rows wait) writes the
-  queued ``book_events``/``book_snapshots`` rows and the ``market_status`` of the assets touched since.
+  queued ``book_events``/``book_snapshots`` rows, and every ``status_interval_s`` (or on ``flush``) the
+  ``market_status`` of the assets touched since.
 
 Bounded: past ``max_pending`` unpublished messages the queued deltas are dropped and a snapshot of each
 affected book is queued instead (consumers see a seq gap and load that snapshot, as the contract says).
@@ -44,6 +45,7 @@ class OutboxConfig:
     publish_timeout_s: float = 5.0
     persist_batch_max: int = 5_000
     persist_interval_s: float = 0.2
+    status_interval_s: float = 1.0  # market_status rows: freshness for operators, not per batch
     max_pending: int = 200_000
     max_unpersisted: int = 1_000_000
     retry_base_s: float = 0.1
@@ -79,6 +81,8 @@ class Outbox:
         self._persist_wake = asyncio.Event()
         self._in_flight = 0
         self._persisting = False
+        self._flushing = 0  # flush() calls waiting: write status rows now
+        self._next_status = 0.0
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self.latency_samples: list[int] | None = None  # ns, when a benchmark wants every value
@@ -175,13 +179,17 @@ class Outbox:
         deadline = time.monotonic() + timeout_s
         self._wake_publisher()
         self._persist_wake.set()
-        while (self._pub or self._in_flight or self._events or self._snaps or self._dirty or self._final_status
-               or self._persisting):
-            if time.monotonic() > deadline:
-                return False
-            self._persist_wake.set()
-            await asyncio.sleep(0.005)
-        return True
+        self._flushing += 1
+        try:
+            while (self._pub or self._in_flight or self._events or self._snaps or self._dirty or self._final_status
+                   or self._persisting):
+                if time.monotonic() > deadline:
+                    return False
+                self._persist_wake.set()
+                await asyncio.sleep(0.005)
+            return True
+        finally:
+            self._flushing -= 1
 
     async def close(self, timeout_s: float = 5.0) -> None:
         """Flush what can be flushed within ``timeout_s``, then stop the tasks."""
@@ -273,14 +281,19 @@ class Outbox:
                 async with asyncio.timeout(cfg.persist_interval_s):
                     await self._persist_wake.wait()
             self._persist_wake.clear()
-            if not (self._events or self._snaps or self._dirty or self._final_status):
+            now = time.monotonic()
+            status_due = bool(self._dirty) and (now >= self._next_status or self._flushing > 0)
+            if not (self._events or self._snaps or status_due or self._final_status):
                 continue
             events = self._events[:cfg.persist_batch_max]
             del self._events[:len(events)]
             for draft in events:
                 self._take(draft)
             snaps, self._snaps = self._snaps, []
-            dirty, self._dirty = self._dirty, set()
+            dirty: set[str] = set()
+            if status_due:  # a hundred upserts every batch would cost the event loop more than the rows
+                dirty, self._dirty = self._dirty, set()
+                self._next_status = now + cfg.status_interval_s
             final, self._final_status = self._final_status, []
             status = self._status_rows(dirty) + final
             self._persisting = True

@@ -71,7 +71,7 @@ class _BookSide:
     """One side: ascending Decimal keys, the levels' JSON fragments aligned with them (so the hash payload
     is one ``join``), per key (raw price, raw size, size, fragment), and the joined text cached per order."""
 
-    __slots__ = ("_asc", "_desc", "_frags", "_keys", "_levels")
+    __slots__ = ("_asc", "_asc_b", "_desc", "_desc_b", "_frags", "_keys", "_levels")
 
     def __init__(self) -> None:
         self._keys: list[Decimal] = []  # ascending
@@ -79,12 +79,14 @@ class _BookSide:
         self._levels: dict[Decimal, tuple[str, str, Decimal, str]] = {}
         self._asc: str | None = None
         self._desc: str | None = None
+        self._asc_b: bytes | None = None
+        self._desc_b: bytes | None = None
 
     def set(self, price: Decimal, size: Decimal, raw_price: str, raw_size: str) -> None:
         keys = self._keys
         i = bisect_left(keys, price)
         present = i < len(keys) and keys[i] == price
-        self._asc = self._desc = None
+        self._asc = self._desc = self._asc_b = self._desc_b = None
         if size == _ZERO:
             if present:
                 del keys[i]
@@ -103,7 +105,7 @@ class _BookSide:
         self._keys.clear()
         self._frags.clear()
         self._levels.clear()
-        self._asc = self._desc = None
+        self._asc = self._desc = self._asc_b = self._desc_b = None
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -123,6 +125,16 @@ class _BookSide:
         if self._desc is None:
             self._desc = ",".join(reversed(self._frags))
         return self._desc
+
+    def fragments_utf8(self, ascending: bool) -> bytes:
+        """``fragments`` encoded, cached the same way (what the hash is fed)."""
+        if ascending:
+            if self._asc_b is None:
+                self._asc_b = self.fragments(True).encode()
+            return self._asc_b
+        if self._desc_b is None:
+            self._desc_b = self.fragments(False).encode()
+        return self._desc_b
 
     def sizes(self) -> dict[Decimal, Decimal]:
         return {p: v[2] for p, v in self._levels.items()}
@@ -203,6 +215,10 @@ class L2Book:
     def levels_json(self) -> str:
         """``"bids":[…],"asks":[…]`` exactly as the venue's compact hash payload spells them."""
         return '"bids":[' + self._bids.fragments(True) + '],"asks":[' + self._asks.fragments(False) + "]"
+
+    def levels_utf8(self) -> tuple[bytes, bytes]:
+        """The bid and ask fragments of ``levels_json`` as UTF-8, each cached until its side changes."""
+        return self._bids.fragments_utf8(True), self._asks.fragments_utf8(False)
 
     def sizes(self) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
         """(bids, asks) as price → size maps, for comparisons."""

@@ -259,11 +259,16 @@ class BookSync:
         fx.append(self._applied(ev.ts_ms, ev.recv_ts_ms, ev.changes, ev.hash, "price_change", extends))
         if not ev.hash or not self.config.verify_hashes:
             return
-        result = self.verifier.verify(
-            self._subject(ev.timestamp), ev.hash, kind="delta", seq=self.seq, ts_ms=ev.ts_ms, now_ms=now_ms,
-            ts_offsets=(0,) if ev.shape == "v2" else V1_TS_OFFSETS_MS, trade_prices=_trade_prices(ev))
-        if isinstance(result, HashMatch) and self.verifier.pending:
-            for check in self.verifier.take_pending():
+        verifier = self.verifier
+        result: HashMatch | PendingCheck | None = None
+        if ev.shape == "v2":
+            result = verifier.quick_f10(self._head, ev.timestamp, self.book.levels_utf8(), self.meta, ev.hash)
+        if result is None:
+            result = verifier.verify(
+                self._subject(ev.timestamp), ev.hash, kind="delta", seq=self.seq, ts_ms=ev.ts_ms, now_ms=now_ms,
+                ts_offsets=(0,) if ev.shape == "v2" else V1_TS_OFFSETS_MS, trade_prices=_trade_prices(ev))
+        if isinstance(result, HashMatch) and verifier.pending:
+            for check in verifier.take_pending():
                 fx.append(self._checked(check.kind, check.seq, check.ts_ms, "superseded"))
         self._report(result, "delta", ev.ts_ms, fx)
         if result is None:

@@ -248,6 +248,21 @@ class HashVerifier:
         self.pending.append(check)
         return check
 
+    def quick_f10(self, head: str, timestamp: str, levels: tuple[bytes, bytes], meta: MarketMeta,
+                  expected: str) -> HashMatch | None:
+        """The hot path of a v2 delta once the layout is known to be F10: one hash with the venue's last ltp,
+        fed piecewise (the book's sides are cached as bytes), no candidate search. ``None`` is not a
+        mismatch: call ``verify``, which searches."""
+        ltp = self.ltp
+        if self.layout is not HashLayout.F10 or ltp is None:
+            return None
+        digest = hashlib.sha1((head + ',"timestamp":' + json_str(timestamp) + ',"hash":"","bids":[').encode())
+        digest.update(levels[0])
+        digest.update(b'],"asks":[')
+        digest.update(levels[1])
+        digest.update(("]" + meta.hash_json + ',"last_trade_price":' + json_str(ltp) + "}").encode())
+        return self._match(HashLayout.F10, ltp) if digest.hexdigest() == expected else None
+
     def _match(self, layout: HashLayout, ltp: str | None) -> HashMatch:
         key = (layout, ltp)
         match = self._matches.get(key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -19,3 +20,11 @@ def run(main: Coroutine[Any, Any, T]) -> T:
         except ImportError:
             pass
     return asyncio.run(main)
+
+
+def freeze_startup_heap() -> None:
+    """Move everything allocated so far (modules, schemas, settings, connections) out of the collector's
+    reach: it is never garbage, and walking it made each full collection a pause of tens of milliseconds
+    in the ingestor's hot loop (measured 29 ms)."""
+    gc.collect()
+    gc.freeze()

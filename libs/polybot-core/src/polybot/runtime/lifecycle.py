@@ -154,6 +154,7 @@ async def serve(service: Service, settings: Settings, port: int, *, stopping: as
         stack.push_async_callback(bus.close)
         await migrate.apply_migrations(pool, owners)
         ctx.migrated = True
+        eventloop.freeze_startup_heap()
         log.info("service started", extra={"service": service.name})
         run_task = asyncio.create_task(service.run(ctx))
         stop_task = asyncio.create_task(ctx.stopping.wait())
