@@ -143,9 +143,9 @@ def make_frames(n_markets: int, n_entries: int, seed: int = 7) -> tuple[list[Tra
 
 
 def _settings(**kw: Any) -> IngestorSettings:
+    """The service's defaults (outbox, batching, coalescing), without the market tables and the schedule."""
     base: dict[str, Any] = {"use_gamma_tables": False, "follow_gamma": False, "snapshot_interval_s": 3600.0,
-                            "prune_interval_s": 3600.0, "outbox_max_pending": 10_000_000, "publish_batch_max": 1024,
-                            "persist_batch_max": 20_000, "persist_interval_s": 0.1}
+                            "prune_interval_s": 3600.0}
     base.update(kw)
     return IngestorSettings(**base)
 

@@ -6,10 +6,10 @@ import asyncio
 import uuid
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from types import SimpleNamespace
 
 import asyncpg
-from ingest_kit import bus_messages, last_snapshot
+from ingest_kit import bus_messages, last_snapshot, rebuild
 
 from polybot.app.ingest_metrics import IngestMetrics
 from polybot.app.ingest_outbox import Outbox, OutboxConfig
@@ -132,24 +132,12 @@ async def test_a_busy_publisher_sends_one_growing_message_per_asset(bus: Bus, po
         assert seqs == list(range(1, sync.seq + 1)), "one message per seq, strictly +1"
         assert len(deltas) < sync.stats.deltas, "bursts were coalesced"
         assert sum(len(d.changes) for d in deltas) == sync.stats.deltas + 2  # + the book's two levels
-        want = sync.book.sizes()[0]
-        assert _bids_after(deltas, 0, {}) == want
+        want = sync.book.sizes()
+        assert rebuild(SimpleNamespace(seq=0, bids=(), asks=()), deltas) == want, "messages alone rebuild the book"
         snap = await last_snapshot(bus, a)
-        assert snap.reason == "periodic"
-        assert _bids_after(deltas, snap.seq, {lv.price: lv.size for lv in snap.bids}) == want
+        assert snap.reason == "periodic" and rebuild(snap, deltas) == want
         async with pool.acquire() as conn:
             rows = await conn.fetch("SELECT seq, payload FROM book_events WHERE asset_id = $1 ORDER BY seq", a)
         assert [r["seq"] for r in rows] == seqs, "one book_events row per message"
         assert [len(r["payload"]["changes"]) for r in rows] == [len(d.changes) for d in deltas]
 
-
-def _bids_after(deltas: list[Any], seq: int, bids: dict[Decimal, Decimal]) -> dict[Decimal, Decimal]:
-    for d in deltas:
-        if d.seq > seq:
-            for c in d.changes:
-                if c.side == "BUY":
-                    if c.size == 0:
-                        bids.pop(c.price, None)
-                    else:
-                        bids[c.price] = c.size
-    return bids
