@@ -12,6 +12,7 @@ import pytest
 from polybot.domain.book import L2Book, Level, LevelChange
 from polybot.domain.book_hash import HashLayout
 from polybot.domain.book_verify import (
+    HashMatch,
     HashSubject,
     HashVerifier,
     MarketMeta,
@@ -103,6 +104,27 @@ def test_an_unexplained_f10_hash_is_pending_until_a_last_trade_explains_it() -> 
     solved = verifier.on_last_trade(Decimal("0.42"), "0.42")
     assert [(c.seq, m.ltp) for c, m in solved] == [(7, "0.420")]
     assert verifier.pending == []
+
+
+def test_quick_f10_hashes_like_the_payload_and_a_missed_ltp_is_not_hashed_again() -> None:
+    book = L2Book([Level.of("0.4", "10"), Level.of("0.39", "1.5")], [Level.of("0.6", "10")])
+    verifier = HashVerifier(layouts=(HashLayout.F10,))
+    head = '{"market":"0xm","asset_id":"1"'
+    assert verifier.quick_f10(head, "1000", book.levels_utf8(), MarketMeta(), _f10_book_hash(book, "0.500")) is None
+    verifier.note_ltp("0.500")
+    verifier.layout = HashLayout.F10
+    match = verifier.quick_f10(head, "1000", book.levels_utf8(), MarketMeta(), _f10_book_hash(book, "0.500"))
+    assert match is not None and match.ltp == "0.500"
+    book.apply(LevelChange.of("SELL", "0.6", "0"))  # the cached side is rebuilt after a change
+    assert verifier.quick_f10(head, "1000", book.levels_utf8(), MarketMeta(), _f10_book_hash(book, "0.500"))
+    subject = HashSubject("0xm", "1", "1000", book.levels_json(), MarketMeta())
+    traded = verifier.verify(subject, _f10_book_hash(book, "0.600"), kind="delta", seq=2, ts_ms=1000, now_ms=0,
+                             trade_prices=[Decimal("0.6")], tried_ltp="0.500")
+    assert isinstance(traded, HashMatch) and traded.ltp == "0.600"
+    # What the caller says it tried is trusted: a hash only that ltp explains stays pending.
+    skipped = verifier.verify(subject, _f10_book_hash(book, "0.600"), kind="delta", seq=3, ts_ms=1000, now_ms=0,
+                              tried_ltp="0.600")
+    assert isinstance(skipped, PendingCheck)
 
 
 def test_pending_checks_expire_after_the_window() -> None:

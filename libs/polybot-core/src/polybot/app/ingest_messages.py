@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from polybot.bus.codec import encode_book_delta
-from polybot.bus.messages import BookDelta, BookLevel, BookSnapshot, BookState, LevelChange
+from polybot.bus.messages import BookLevel, BookSnapshot, BookState
 from polybot.domain.book import Level
 from polybot.domain.book import LevelChange as DomainChange
 from polybot.domain.book_effects import Applied, Snapshot, StateChanged
@@ -21,13 +21,12 @@ from polybot.domain.book_effects import Applied, Snapshot, StateChanged
 class DeltaDraft:
     """Change ``seq`` of one asset: the first ``Applied`` plus the venue deltas that joined it."""
 
-    __slots__ = ("_final", "_first", "_last", "changes", "entries", "open", "recv_ns")
+    __slots__ = ("_final", "_first", "_last", "changes", "open", "recv_ns")
 
     def __init__(self, fx: Applied, recv_ns: int) -> None:
         self._first = self._last = fx
         self.changes: list[DomainChange] = list(fx.changes)
         self.recv_ns: list[int] = [recv_ns] if recv_ns else []  # perf_counter_ns of each entry's frame
-        self.entries = 1
         self.open = True
         self._final: Applied | None = None
 
@@ -45,7 +44,6 @@ class DeltaDraft:
             raise RuntimeError(f"change {self.seq} of {self.asset_id} is sealed")
         self.changes.extend(fx.changes)
         self._last = fx
-        self.entries += 1
         if recv_ns:
             self.recv_ns.append(recv_ns)
 
@@ -66,16 +64,9 @@ class DeltaDraft:
 
 
 def delta_payload(fx: Applied) -> bytes:
-    """The encoded bus ``BookDelta`` of one numbered change (what ``encode(delta_message(fx))`` gives)."""
+    """The encoded bus ``BookDelta`` of one numbered change (byte for byte what the model would encode)."""
     return encode_book_delta(fx.asset_id, fx.market, fx.seq, fx.ts_ms, fx.recv_ts_ms,
                              [(c.side, c.price, c.size) for c in fx.changes], fx.hash, fx.best_bid, fx.best_ask)
-
-
-def delta_message(fx: Applied) -> BookDelta:
-    """The bus message of one numbered change."""
-    return BookDelta(asset_id=fx.asset_id, market=fx.market, seq=fx.seq, ts_ms=fx.ts_ms, recv_ts_ms=fx.recv_ts_ms,
-                     changes=tuple(LevelChange(side=c.side, price=c.price, size=c.size) for c in fx.changes),
-                     hash=fx.hash, best_bid=fx.best_bid, best_ask=fx.best_ask)
 
 
 def _levels(levels: Sequence[Level]) -> tuple[BookLevel, ...]:

@@ -261,12 +261,15 @@ class BookSync:
             return
         verifier = self.verifier
         result: HashMatch | PendingCheck | None = None
+        tried = None
         if ev.shape == "v2":
             result = verifier.quick_f10(self._head, ev.timestamp, self.book.levels_utf8(), self.meta, ev.hash)
+            tried = verifier.ltp if verifier.layout is HashLayout.F10 else None
         if result is None:
             result = verifier.verify(
                 self._subject(ev.timestamp), ev.hash, kind="delta", seq=self.seq, ts_ms=ev.ts_ms, now_ms=now_ms,
-                ts_offsets=(0,) if ev.shape == "v2" else V1_TS_OFFSETS_MS, trade_prices=_trade_prices(ev))
+                ts_offsets=(0,) if ev.shape == "v2" else V1_TS_OFFSETS_MS, trade_prices=_trade_prices(ev),
+                tried_ltp=tried)
         if isinstance(result, HashMatch) and verifier.pending:
             for check in verifier.take_pending():
                 fx.append(self._checked(check.kind, check.seq, check.ts_ms, "superseded"))

@@ -212,19 +212,25 @@ class HashVerifier:
 
     def verify(self, subject: HashSubject, expected: str, *, kind: CheckKind, seq: int, ts_ms: int, now_ms: int,
                ts_offsets: Sequence[int] = (0,), own_ltp: str | None = None,
-               trade_prices: Iterable[Decimal] = ()) -> VerifyResult:
+               trade_prices: Iterable[Decimal] = (), tried_ltp: str | None = None) -> VerifyResult:
         """Check ``expected`` against ``subject``; a match fixes the layout and the ltp.
 
         ``trade_prices``: prices the change may have traded at (its levels, the venue's best prices); only
-        turned into ltp candidates when the likely inputs fail.
+        turned into ltp candidates when the likely inputs fail. ``tried_ltp``: an ltp the caller already
+        hashed (F10, no timestamp offset) without a match (``quick_f10``); it is not hashed again.
         """
         layout = self.layout
+        missed: set[str] = set()  # F10 ltps already hashed at offset 0 without a match
+        if tried_ltp is not None:
+            missed.add(tried_ltp)
         if layout is HashLayout.F10:  # the hot path: known layout, the ltp the venue used last time
             ltp = own_ltp if own_ltp is not None else self.ltp
-            if ltp is not None and _sha1(subject.f10_base() + json_str(ltp) + "}") == expected:
-                if ltp != self.ltp:
-                    self.note_ltp(ltp)
-                return self._match(layout, ltp)
+            if ltp is not None and ltp not in missed:
+                if _sha1(subject.f10_base() + json_str(ltp) + "}") == expected:
+                    if ltp != self.ltp:
+                        self.note_ltp(ltp)
+                    return self._match(layout, ltp)
+                missed.add(ltp)
         elif layout is not None and _sha1(subject.payload(layout)) == expected:
             return self._match(layout, None)
         layouts = (layout,) if layout is not None else self.layouts
@@ -234,6 +240,8 @@ class HashVerifier:
             ltps.extend(c for c in self._candidates(None, implied) if c != own_ltp)
         else:
             ltps = self._candidates(None, implied)
+        if missed and layouts == (HashLayout.F10,) and tuple(ts_offsets) == (0,):
+            ltps = [c for c in ltps if c not in missed]  # each candidate is hashed once
         match = subject.find(expected, layouts, ts_offsets, ltps)
         if match is not None:
             self.layout = match.layout
