@@ -31,6 +31,7 @@ from polybot.app.gamma_publish import PendingInfo, publish_infos, republish_unac
 from polybot.bus.client import Bus
 from polybot.domain.market_records import MarketRecord, OrderParams, market_info_digest
 from polybot.domain.market_selection import SelectionRules, select_for_making
+from polybot.runtime import clock
 from polybot.runtime.settings import GammaSettings
 from polybot.store import gamma_repo
 from polybot.venue.gamma_client import GammaClient, GammaClientConfig, GammaError, JsonPage
@@ -60,10 +61,6 @@ def client_config(settings: GammaSettings) -> GammaClientConfig:
     )
 
 
-def _wall_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 @dataclass
 class _Run:
     counts: RefreshCounts
@@ -74,7 +71,7 @@ class GammaRefresher:
     """Runs full and incremental refreshes of the market set into PostgreSQL and onto the bus."""
 
     def __init__(self, client: GammaClient, pool: asyncpg.Pool, bus: Bus | None, settings: GammaSettings,
-                 *, now_ms: Callable[[], int] = _wall_ms) -> None:
+                 *, now_ms: Callable[[], int] = clock.now_ms) -> None:
         self.client = client
         self.pool = pool
         self.bus = bus

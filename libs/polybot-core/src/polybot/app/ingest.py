@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -42,6 +41,7 @@ from polybot.domain.book_effects import (
 from polybot.domain.book_events import BestBidAsk, MarketResolved, NewMarket, VenueBook, VenueDelta
 from polybot.domain.book_sync import BookSyncError, SyncConfig
 from polybot.domain.market_books import MarketBooks
+from polybot.runtime.clock import now_ms
 from polybot.runtime.metrics import Metrics
 from polybot.runtime.settings import IngestorSettings
 from polybot.store.book_tables import StatusRow, status_row
@@ -52,9 +52,6 @@ from polybot.venue.market_parse import parse_market_frame
 from polybot.venue.ws_market import MarketWsClient, WsMarketConfig
 
 log = logging.getLogger(__name__)
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class OrderbookIngestor:

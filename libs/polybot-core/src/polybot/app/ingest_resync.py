@@ -12,21 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 
 from polybot.domain.book_effects import StartResync
 from polybot.domain.book_events import VenueBook
+from polybot.runtime.clock import now_ms
 
 log = logging.getLogger(__name__)
 
 Fetch = Callable[[str], Awaitable[VenueBook]]
 Deliver = Callable[[VenueBook], None]
 Needed = Callable[[str], bool]
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class ResyncFetcher:
@@ -77,7 +73,7 @@ class ResyncFetcher:
         failures = 0
         try:
             while True:
-                wait_ms = not_before_ms - _now_ms()
+                wait_ms = not_before_ms - now_ms()
                 if wait_ms > 0:
                     await asyncio.sleep(wait_ms / 1000)
                 if not self._needed(asset_id):
@@ -95,7 +91,7 @@ class ResyncFetcher:
                     delay = min(self._retry_max_s, self._retry_base_s * 2 ** min(failures - 1, 8))
                     log.warning("resync fetch failed; retrying",
                                 extra={"asset_id": asset_id, "error": repr(exc), "retry_s": delay})
-                    not_before_ms = _now_ms() + int(delay * 1000)
+                    not_before_ms = now_ms() + int(delay * 1000)
                     continue
                 failures = 0
                 self._deliver(book)  # may call request(restart=True) on this asset: recorded in _again

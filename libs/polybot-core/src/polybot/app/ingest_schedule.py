@@ -11,21 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from polybot.domain.book_effects import BookState
+from polybot.runtime.clock import now_ms
 
 if TYPE_CHECKING:
     from polybot.app.ingest import OrderbookIngestor
 
 log = logging.getLogger("polybot.app.ingest")
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 async def run_schedule(ing: OrderbookIngestor) -> None:
@@ -39,7 +35,7 @@ async def run_schedule(ing: OrderbookIngestor) -> None:
     while True:
         await asyncio.sleep(s.tick_interval_s)
         now = loop.time()
-        effects = ing.books.tick(_now_ms())
+        effects = ing.books.tick(now_ms())
         if effects:
             ing.router.route(effects)
         if ing.awaiting_since:
@@ -51,11 +47,11 @@ async def run_schedule(ing: OrderbookIngestor) -> None:
                 update_gauges(ing)
             if now >= next_snapshot:
                 next_snapshot = now + s.snapshot_interval_s
-                written = await ing.persist_snapshot_now(_now_ms())
+                written = await ing.persist_snapshot_now(now_ms())
                 log.info("ingestion stats", extra={"snapshots": written, **ing.counts()})
             if now >= next_prune:
                 next_prune = now + s.prune_interval_s
-                await ing.prune_events_before(_now_ms() - int(s.retention_s * 1000))
+                await ing.prune_events_before(now_ms() - int(s.retention_s * 1000))
                 if ing.store is not None:
                     cutoff = datetime.now(UTC) - timedelta(seconds=s.snapshot_retention_s)
                     await ing.store.prune_snapshots_before(cutoff)
@@ -70,7 +66,7 @@ async def run_schedule(ing: OrderbookIngestor) -> None:
 
 def request_missing_books(ing: OrderbookIngestor) -> None:
     """Fetch from REST the books the websocket has not sent within ``initial_snapshot_timeout_s``."""
-    now = _now_ms()
+    now = now_ms()
     limit_ms = int(ing.settings.initial_snapshot_timeout_s * 1000)
     due = []
     for a, since in list(ing.awaiting_since.items()):
