@@ -47,9 +47,7 @@ import orjson
 
 from polybot.app.ingest import OrderbookIngestor
 from polybot.app.ingest_markets import TrackedAsset
-from polybot.bus import subjects
 from polybot.bus.client import Bus
-from polybot.bus.streams import BOOK_DELTAS, BOOK_SNAPSHOTS, BOOK_STATE
 from polybot.domain.book_hash import HashInput, book_hash
 from polybot.domain.book_verify import MarketMeta
 from polybot.runtime.eventloop import freeze_startup_heap, run
@@ -265,9 +263,7 @@ async def latency(bus: Bus, pool: asyncpg.Pool | None, assets: list[TrackedAsset
 async def _purge(bus: Bus, asset_ids: list[str]) -> None:
     """Remove this run's messages: against a shared nats-server (env URL) they would sit in the streams."""
     for a in asset_ids:
-        for stream, subject in ((BOOK_DELTAS, subjects.book_delta(a)), (BOOK_SNAPSHOTS, subjects.book_snapshot(a)),
-                                (BOOK_STATE, subjects.book_state(a))):
-            await bus.js.purge_stream(stream.name, subject=subject)
+        await bus.purge_book(a)
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -16,7 +16,7 @@ from polybot.app.ingest import OrderbookIngestor
 from polybot.bus import subjects
 from polybot.bus.client import Bus
 from polybot.bus.codec import decode
-from polybot.bus.streams import BOOK_DELTAS, BOOK_SNAPSHOTS, BOOK_STATE
+from polybot.bus.streams import BOOK_SNAPSHOTS
 from polybot.domain.book_effects import BookState
 from polybot.runtime.metrics import Metrics
 from polybot.runtime.settings import IngestorSettings
@@ -65,10 +65,7 @@ async def purge_assets(bus: Bus, asset_ids: Iterable[str]) -> None:
     outlives the test run (CI's) still holds their messages for the streams' max age."""
     for asset_id in set(asset_ids) - _purged:
         _purged.add(asset_id)
-        for stream, subject in ((BOOK_DELTAS, subjects.book_delta(asset_id)),
-                                (BOOK_SNAPSHOTS, subjects.book_snapshot(asset_id)),
-                                (BOOK_STATE, subjects.book_state(asset_id))):
-            await bus.js.purge_stream(stream.name, subject=subject)
+        await bus.purge_book(asset_id)
 
 
 async def wait_until(cond: Callable[[], bool], timeout_s: float = 5.0, what: str = "condition") -> None:

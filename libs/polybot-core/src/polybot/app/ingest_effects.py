@@ -8,7 +8,6 @@ scheduler tick) because a labelled Prometheus ``inc`` per delta is a visible sha
 from __future__ import annotations
 
 import logging
-import time
 
 from polybot.app.ingest_metrics import HotCounts, IngestMetrics
 from polybot.app.ingest_outbox import Outbox
@@ -23,6 +22,7 @@ from polybot.domain.book_effects import (
     StateChanged,
 )
 from polybot.domain.market_books import MarketBooks
+from polybot.runtime.clock import now_ms
 from polybot.venue.market_parse import InvalidMessage
 
 log = logging.getLogger("polybot.app.ingest")
@@ -81,7 +81,7 @@ class EffectRouter:
     def invalid(self, invalid: list[InvalidMessage], shard: int) -> None:
         """Count invalid messages and log them with their raw payload (at most 60 a minute)."""
         self.metrics.msg_invalid.inc(len(invalid))
-        minute = time.time_ns() // 60_000_000_000
+        minute = now_ms() // 60_000
         window, logged = self._invalid_window
         if window != minute:
             window, logged = minute, 0

@@ -18,7 +18,7 @@ from nats.js.errors import NotFoundError
 from polybot.bus.acks import AckInbox, BatchAck
 from polybot.bus.codec import decode, encode
 from polybot.bus.messages import BusMessage
-from polybot.bus.streams import ALL_STREAMS, StreamSpec
+from polybot.bus.streams import ALL_STREAMS, StreamSpec, book_subjects
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,11 @@ class Bus:
         Raises ``polybot.bus.acks.PublishError`` when JetStream refuses any of them and ``TimeoutError`` when
         not all are answered in time; retrying the same batch is safe (``Nats-Msg-Id``)."""
         return await self._acks.publish([(o.subject, o.payload(), o.msg_id) for o in batch], timeout_s)
+
+    async def purge_book(self, asset_id: str) -> None:
+        """Delete every stored book message of one asset (deltas, snapshot, state)."""
+        for stream, subject in book_subjects(asset_id):
+            await self.js.purge_stream(stream.name, subject=subject)
 
     async def publish_core(self, subject: str, message: BusMessage) -> None:
         """Fire-and-forget publish on core NATS (control traffic that need not be stored)."""
