@@ -19,9 +19,12 @@ Runs, in order:
    (``ws_feed.py``, as the venue is) to the ingestor's own market-channel client, socket reads included.
 4. **ceiling**: run 1 without publishing and persistence (parse, verify, apply only).
 
-Each sustained run also prints the share of a core this process used and its CPU time per entry.
+Each sustained run also prints the share of a core this process used and its CPU time per entry. The last
+lines compare the runs with the issue's targets (≥ 20,000 entries/s sustained, p99 ≤ 5 ms at 2,000 entries/s)
+and time one pydantic decode of a ``price_change`` here, against the ≈ 2.2 µs of the issue's guide machine, so
+figures from two machines can be compared.
 
-    uv run python bench/ingest.py [--entries 200000] [--rate 2000] [--seconds 10] [--burst 64]
+    uv run python bench/ingest.py [--entries 200000] [--rate 2000] [--seconds 10] [--burst 64] [--no-coalesce]
 
 NATS and PostgreSQL: ``POLYBOT_NATS_URL``/``POLYBOT_DATABASE_URL`` if set, else embedded servers started here;
 the run's messages and database are removed at the end.
@@ -36,6 +39,7 @@ import socket
 import sys
 import tempfile
 import time
+import timeit
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -56,6 +60,7 @@ from polybot.runtime.metrics import Metrics
 from polybot.runtime.settings import IngestorSettings
 from polybot.store.migrate import apply_migrations
 from polybot.store.pool import create_pool
+from polybot.venue.schemas import PriceChangeV2
 
 TICK = Decimal("0.01")
 META = MarketMeta("0.01", "5", False)
@@ -140,10 +145,13 @@ def make_frames(n_markets: int, n_entries: int, seed: int = 7) -> tuple[list[Tra
     return assets, dump, frames
 
 
+_OVERRIDES: dict[str, Any] = {}  # from the command line, for every run
+
+
 def _settings(**kw: Any) -> IngestorSettings:
     """The service's defaults (outbox, batching, coalescing), without the market tables and the schedule."""
     base: dict[str, Any] = {"use_gamma_tables": False, "follow_gamma": False, "snapshot_interval_s": 3600.0,
-                            "prune_interval_s": 3600.0}
+                            "prune_interval_s": 3600.0, **_OVERRIDES}
     base.update(kw)
     return IngestorSettings(**base)
 
@@ -232,7 +240,7 @@ async def via_websocket(bus: Bus, pool: asyncpg.Pool, assets: list[TrackedAsset]
 
 
 async def latency(bus: Bus, pool: asyncpg.Pool | None, assets: list[TrackedAsset], dump: str, frames: list[str],
-                  rate: float, seconds: float) -> None:
+                  rate: float, seconds: float) -> float:
     ing = await _ingestor(bus, pool, assets, dump)
     samples: list[int] = []
     ing.outbox.latency_samples = samples
@@ -258,6 +266,25 @@ async def latency(bus: Bus, pool: asyncpg.Pool | None, assets: list[TrackedAsset
           f"max {samples[-1] / 1e6:.2f} ms")
     _check(ing, "latency")
     await ing.stop()
+    return q(0.99)
+
+
+def decode_us(frame: str) -> float:
+    """Best of five: µs for one ``PriceChangeV2.model_validate_json`` of a bench frame (the guide's yardstick)."""
+    raw = frame.encode()
+    n = 20_000
+    return min(timeit.timeit(lambda: PriceChangeV2.model_validate_json(raw), number=n) for _ in range(5)) / n * 1e6
+
+
+def verdict(direct: float, websocket: float, p99_ms: float, ceiling: float, decode: float) -> None:
+    def met(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    print(f"target ≥ 20,000 entries/s sustained, full pipeline: fed directly {direct:,.0f}, via websocket "
+          f"{websocket:,.0f}: {met(min(direct, websocket) >= 20_000)}")
+    print(f"target p99 ≤ 5 ms receive → ack at 2,000 entries/s: {p99_ms:.2f} ms: {met(p99_ms <= 5.0)}")
+    print(f"ceiling (parse, verify, apply): {ceiling:,.0f} entries/s")
+    print(f"this machine: one pydantic decode of a price_change {decode:.2f} µs (the issue's guide machine ≈ 2.2 µs)")
 
 
 async def _purge(bus: Bus, asset_ids: list[str]) -> None:
@@ -267,6 +294,8 @@ async def _purge(bus: Bus, asset_ids: list[str]) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
+    if args.no_coalesce:
+        _OVERRIDES["coalesce_deltas"] = False
     print(f"generating {args.entries:,} entries for {args.markets * 2} assets …", flush=True)
     assets, dump, frames = make_frames(args.markets, args.entries)
     assets2, dump2, frames2 = make_frames(args.markets, int(args.rate * args.seconds) + 2, seed=8)
@@ -284,12 +313,14 @@ async def main(args: argparse.Namespace) -> None:
               f"OrderbookIngestor.on_frame")
         freeze_startup_heap()  # as the service does once started
         try:
-            await sustained(bus, pool, assets, dump, frames, args.backlog,
-                            "sustained, frames fed directly, full pipeline", args.burst)
-            await latency(bus, pool, assets2, dump2, frames2, args.rate, args.seconds)
+            direct = await sustained(bus, pool, assets, dump, frames, args.backlog,
+                                     "sustained, frames fed directly, full pipeline", args.burst)
+            p99 = await latency(bus, pool, assets2, dump2, frames2, args.rate, args.seconds)
             assets3, dump3, frames3 = make_frames(args.markets, args.entries, seed=9)
-            await via_websocket(bus, pool, assets3, dump3, frames3, workdir)
-            await sustained(None, None, assets, dump, frames, args.backlog, "ceiling, no publish/persist", args.burst)
+            websocket = await via_websocket(bus, pool, assets3, dump3, frames3, workdir)
+            ceiling = await sustained(None, None, assets, dump, frames, args.backlog, "ceiling, no publish/persist",
+                                      args.burst)
+            verdict(direct, websocket, p99, ceiling, decode_us(frames[0]))
         finally:
             await pool.close()
             await _purge(bus, [a.asset_id for a in (*assets, *assets2, *assets3)])
@@ -309,4 +340,6 @@ if __name__ == "__main__":
     parser.add_argument("--burst", type=int, default=64,
                         help="frames handled between two yields to the event loop (a socket read's worth)")
     parser.add_argument("--backlog", type=int, default=50_000, help="unpublished messages before the feeder waits")
+    parser.add_argument("--no-coalesce", action="store_true",
+                        help="one message and row per venue delta (ingestor.coalesce_deltas = false)")
     run(main(parser.parse_args()))  # the event loop the service runs on (uvloop)

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,7 +115,16 @@ def _terminate_postmaster(pid: int, timeout_s: float) -> None:
         pass
 
 
+def _load_pgserver() -> None:
+    """Import pgserver quietly: its package defines a server class we do not use, whose lock path warns
+    ``RuntimeDirWarning`` on machines without ``XDG_RUNTIME_DIR`` (containers, CI)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        import pgserver  # noqa: F401
+
+
 def _pg_bin(name: str) -> Path:
+    _load_pgserver()
     from pgserver._commands import POSTGRES_BIN_PATH
 
     exe = f"{name}.exe" if sys.platform == "win32" else name
@@ -125,6 +135,7 @@ def _run_as() -> str | None:
     """PostgreSQL refuses to run as root; on POSIX as root we run it as a dedicated system user."""
     if sys.platform == "win32" or os.geteuid() != 0:
         return None
+    _load_pgserver()
     from pgserver._commands import POSTGRES_BIN_PATH
     from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
 
