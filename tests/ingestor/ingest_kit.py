@@ -17,7 +17,8 @@ from polybot.bus import subjects
 from polybot.bus.client import Bus
 from polybot.bus.codec import decode
 from polybot.bus.streams import BOOK_SNAPSHOTS
-from polybot.domain.book_effects import BookState
+from polybot.domain.book import Level, LevelChange
+from polybot.domain.book_effects import Applied, BookState, Snapshot
 from polybot.runtime.metrics import Metrics
 from polybot.runtime.settings import IngestorSettings
 from polybot.store.migrate import apply_migrations
@@ -26,6 +27,18 @@ from polysim.harness import RunningSim
 
 BUSY = {"lp_rate_hz": 20.0, "taker_rate_hz": 4.0}
 _order_ids = itertools.count(1)
+
+
+def numbered_delta(asset: str, seq: int) -> Applied:
+    """Change ``seq`` of an outbox test: one bid level at 0.5 whose size is the seq."""
+    return Applied(asset, "0xm", seq, 1000 + seq, 1000 + seq, (LevelChange.of("BUY", "0.5", str(seq)),), None,
+                   Decimal("0.5"), None)
+
+
+def numbered_snapshot(asset: str, seq: int, reason: str = "periodic") -> Snapshot:
+    """The book after change ``seq`` of an outbox test, as a snapshot."""
+    return Snapshot(asset, "0xm", seq, 1000 + seq, (Level.of("0.5", str(seq)),), (), "0.01", "5", False, None,
+                    reason)
 
 
 def settings_for(sim: RunningSim, **overrides: Any) -> IngestorSettings:

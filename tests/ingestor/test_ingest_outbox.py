@@ -9,7 +9,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import asyncpg
-from ingest_kit import bus_messages, last_snapshot, rebuild
+from ingest_kit import bus_messages, last_snapshot, numbered_delta, numbered_snapshot, rebuild
 
 from polybot.app.ingest_metrics import IngestMetrics
 from polybot.app.ingest_outbox import Outbox, OutboxConfig
@@ -26,16 +26,6 @@ from polybot.store.books import BookStore
 from polybot.store.migrate import apply_migrations
 
 
-def _delta(asset: str, seq: int) -> Applied:
-    return Applied(asset, "0xm", seq, 1000 + seq, 1000 + seq, (LevelChange.of("BUY", "0.5", str(seq)),), None,
-                   Decimal("0.5"), None)
-
-
-def _snap(asset: str, seq: int) -> Snapshot:
-    return Snapshot(asset, "0xm", seq, 1000 + seq, (Level.of("0.5", str(seq)),), (), "0.01", "5", False, None,
-                    "outbox_overflow")
-
-
 def _no_status(_: Iterable[str]) -> list[StatusRow]:
     return []
 
@@ -48,8 +38,8 @@ async def test_deltas_go_out_in_order_once_and_rows_are_stored(bus: Bus, pool: a
     outbox.start()
     try:
         for seq in range(1, 301):
-            outbox.delta(_delta(asset, seq))
-        outbox.delta(_delta(asset, 300))  # a repeat (same msg id) is stored once
+            outbox.delta(numbered_delta(asset, seq))
+        outbox.delta(numbered_delta(asset, 300))  # a repeat (same msg id) is stored once
         assert await outbox.flush(10)
     finally:
         await outbox.close()
@@ -65,12 +55,12 @@ async def test_a_full_outbox_sheds_deltas_and_queues_a_snapshot_instead(bus: Bus
     metrics = IngestMetrics.register(Metrics())
     latest: dict[str, int] = {}
     outbox = Outbox(OutboxConfig(max_pending=500), metrics, bus, None, _no_status,
-                    lambda assets: [_snap(a, latest[a]) for a in assets])
+                    lambda assets: [numbered_snapshot(a, latest[a], "outbox_overflow") for a in assets])
     outbox.start()
     try:
         for seq in range(1, 1201):  # synchronously, as a burst of frames would: the publisher cannot run
             latest[asset] = seq
-            outbox.delta(_delta(asset, seq))
+            outbox.delta(numbered_delta(asset, seq))
         assert await outbox.flush(10)
     finally:
         await outbox.close()

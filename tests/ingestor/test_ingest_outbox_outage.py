@@ -6,25 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from decimal import Decimal
 from pathlib import Path
 
-from ingest_kit import bus_messages, wait_until
+from ingest_kit import bus_messages, numbered_delta, wait_until
 
 from polybot.app.ingest_metrics import IngestMetrics
 from polybot.app.ingest_outbox import Outbox, OutboxConfig
 from polybot.bus import subjects
 from polybot.bus.client import Bus
 from polybot.bus.streams import BOOK_DELTAS
-from polybot.domain.book import LevelChange
-from polybot.domain.book_effects import Applied
 from polybot.runtime.embedded import EmbeddedNats
 from polybot.runtime.metrics import Metrics
-
-
-def _delta(asset: str, seq: int) -> Applied:
-    return Applied(asset, "0xm", seq, 1000 + seq, 1000 + seq, (LevelChange.of("BUY", "0.5", str(seq)),), None,
-                   Decimal("0.5"), None)
 
 
 async def test_deltas_published_during_a_nats_outage_arrive_once_and_in_order(tmp_path: Path) -> None:
@@ -38,13 +30,13 @@ async def test_deltas_published_during_a_nats_outage_arrive_once_and_in_order(tm
         await bus.ensure_streams()
         outbox.start()
         for seq in range(1, 101):
-            outbox.delta(_delta(asset, seq))
+            outbox.delta(numbered_delta(asset, seq))
         assert await outbox.flush(10)
 
         server.stop()
         await wait_until(lambda: not bus.is_connected, 5, "the client to notice the outage")
         for seq in range(101, 201):
-            outbox.delta(_delta(asset, seq))
+            outbox.delta(numbered_delta(asset, seq))
             if seq % 20 == 0:
                 await asyncio.sleep(0.1)  # deltas keep arriving while the publisher fails and retries
         await wait_until(lambda: metrics.publish_errors.value() > 0, 5, "a failed batch")
@@ -59,7 +51,7 @@ async def test_deltas_published_during_a_nats_outage_arrive_once_and_in_order(tm
         errors = metrics.publish_errors.value()
         await bus.js.delete_stream(BOOK_DELTAS.name)
         for seq in range(201, 301):
-            outbox.delta(_delta(asset, seq))
+            outbox.delta(numbered_delta(asset, seq))
             if seq % 20 == 0:
                 await asyncio.sleep(0.1)
         await wait_until(lambda: metrics.publish_errors.value() > errors + 1, 5, "refused batches")

@@ -7,31 +7,18 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterable
-from decimal import Decimal
 from pathlib import Path
 
-from ingest_kit import wait_until
+from ingest_kit import numbered_delta, numbered_snapshot, wait_until
 
 from polybot.app.ingest_metrics import IngestMetrics
 from polybot.app.ingest_outbox import Outbox, OutboxConfig
-from polybot.domain.book import Level, LevelChange
-from polybot.domain.book_effects import Applied, Snapshot
 from polybot.runtime.embedded import EmbeddedPostgres
 from polybot.runtime.metrics import Metrics
 from polybot.store.book_tables import StatusRow
 from polybot.store.books import BookStore
 from polybot.store.migrate import apply_migrations
 from polybot.store.pool import create_pool
-
-
-def _delta(asset: str, seq: int) -> Applied:
-    return Applied(asset, "0xm", seq, 1000 + seq, 1000 + seq, (LevelChange.of("BUY", "0.5", str(seq)),), None,
-                   Decimal("0.5"), None)
-
-
-def _snap(asset: str, seq: int) -> Snapshot:
-    return Snapshot(asset, "0xm", seq, 1000 + seq, (Level.of("0.5", str(seq)),), (), "0.01", "5", False, None,
-                    "periodic")
 
 
 async def test_rows_queued_during_a_postgres_outage_are_stored_once_when_it_returns(tmp_path: Path) -> None:
@@ -51,13 +38,13 @@ async def test_rows_queued_during_a_postgres_outage_are_stored_once_when_it_retu
     def feed(seqs: range) -> None:
         for seq in seqs:
             last["seq"] = seq
-            outbox.delta(_delta(asset, seq))
+            outbox.delta(numbered_delta(asset, seq))
             outbox.touch(asset)
 
     try:
         await apply_migrations(pool, ("ingest",))
         outbox.start()
-        outbox.snapshot(_snap(asset, 0))
+        outbox.snapshot(numbered_snapshot(asset, 0))
         feed(range(1, 101))
         assert await outbox.flush(10)
 
@@ -65,7 +52,7 @@ async def test_rows_queued_during_a_postgres_outage_are_stored_once_when_it_retu
         for start in range(101, 201, 20):
             feed(range(start, start + 20))
             if start == 141:
-                outbox.snapshot(_snap(asset, 160))
+                outbox.snapshot(numbered_snapshot(asset, 160))
             await asyncio.sleep(0.1)  # rows keep arriving while the persister fails and retries
         await wait_until(lambda: metrics.persist_errors.value() > 0, 10, "a failed batch")
         assert not await outbox.flush(0.3), "nothing can be stored while the server is down"
