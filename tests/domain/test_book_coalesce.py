@@ -6,20 +6,20 @@ a snapshot's seq covering exactly the changes before it, and snapshot + later me
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from book_consumer import rebuild
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from polybot.domain.book import Level
 from polybot.domain.book_effects import Applied, HashChecked, Snapshot
 from polybot.domain.book_sync import SyncConfig
 from polybot.domain.market_books import MarketBooks
 from polybot.venue.market_parse import parse_market_frame
 
 ASSETS = ("111", "222")
-Sides = dict[str, dict[Decimal, Decimal]]
 
 
 def _size(n: int) -> str:
@@ -34,11 +34,17 @@ book_op = st.tuples(st.just("book"), st.sampled_from(ASSETS))  # the venue sends
 ops = st.lists(st.one_of(level_op, level_op, level_op, seal_op, snap_op, book_op), min_size=1, max_size=50)
 
 
+@dataclass
+class Message:
+    seq: int
+    changes: list[Any]
+
+
 class Shell:
     """Turns effects into messages the way the ingestor's outbox does: a message per seq, growing while open."""
 
     def __init__(self) -> None:
-        self.messages: dict[str, list[tuple[int, list[Any]]]] = {a: [] for a in ASSETS}
+        self.messages: dict[str, list[Message]] = {a: [] for a in ASSETS}
         self.snapshots: dict[str, Snapshot] = {}
         self.hashes: list[str] = []
 
@@ -47,33 +53,15 @@ class Shell:
             if isinstance(fx, Applied):
                 msgs = self.messages[fx.asset_id]
                 if fx.extends:
-                    assert msgs and msgs[-1][0] == fx.seq, "only the newest change may grow"
-                    msgs[-1][1].extend(fx.changes)
+                    assert msgs and msgs[-1].seq == fx.seq, "only the newest change may grow"
+                    msgs[-1].changes.extend(fx.changes)
                 else:
-                    assert fx.seq == (msgs[-1][0] if msgs else 0) + 1, "seq strictly +1 per message"
-                    msgs.append((fx.seq, list(fx.changes)))
+                    assert fx.seq == (msgs[-1].seq if msgs else 0) + 1, "seq strictly +1 per message"
+                    msgs.append(Message(fx.seq, list(fx.changes)))
             elif isinstance(fx, Snapshot):
                 self.snapshots[fx.asset_id] = fx
             elif isinstance(fx, HashChecked):
                 self.hashes.append(fx.result)
-
-
-def _rebuild(snapshot: Snapshot | None, messages: list[tuple[int, list[Any]]]) -> tuple[Sides, Sides]:
-    def side(levels: tuple[Level, ...]) -> dict[Decimal, Decimal]:
-        return {lv.price: lv.size for lv in levels}
-
-    bids, asks = (side(snapshot.bids), side(snapshot.asks)) if snapshot else ({}, {})
-    floor = snapshot.seq if snapshot else 0
-    for seq, changes in messages:
-        if seq <= floor:
-            continue
-        for c in changes:
-            book = bids if c.side == "BUY" else asks
-            if c.size == 0:
-                book.pop(c.price, None)
-            else:
-                book[c.price] = c.size
-    return bids, asks
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -117,10 +105,10 @@ def test_coalesced_messages_rebuild_the_venues_book(venue_cls: Any, to_frame: An
     for asset in ASSETS:
         want = venue.sizes(asset)
         msgs = shell.messages[asset]
-        assert _rebuild(None, msgs) == want, "messages alone rebuild the book"
-        assert _rebuild(shell.snapshots.get(asset), msgs) == want, "the last snapshot + later messages too"
+        assert rebuild(None, msgs) == want, "messages alone rebuild the book"
+        assert rebuild(shell.snapshots.get(asset), msgs) == want, "the last snapshot + later messages too"
         sync = books.get(asset)
-        assert sync is not None and sync.seq == (msgs[-1][0] if msgs else 0)
+        assert sync is not None and sync.seq == (msgs[-1].seq if msgs else 0)
         # Coalescing changes how many messages there are, never how many venue deltas were applied.
         assert sync.stats.deltas == sum(1 for op in script if op[0] == "set" and op[1] == asset)
 
@@ -154,7 +142,7 @@ def test_deltas_join_until_sealed_and_a_snapshot_seals(venue_cls: Any, to_frame:
     assert snap is not None and snap.seq == after_seal.seq
     after_snap = delta("0.45", "9")[0]
     assert (after_snap.seq, after_snap.extends) == (snap.seq + 1, False), "a snapshot covers exactly up to its seq"
-    assert [len(changes) for _, changes in shell.messages["111"]] == [1, 3, 1, 1]
+    assert [len(m.changes) for m in shell.messages["111"]] == [1, 3, 1, 1]
 
 
 def test_off_by_default_every_delta_is_its_own_change(venue_cls: Any, to_frame: Any) -> None:

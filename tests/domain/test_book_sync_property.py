@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from book_consumer import apply_changes
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -37,11 +38,7 @@ def _consume(consumer: dict[str, dict[str, dict[Decimal, Decimal]]], seqs: dict[
     assert fx.seq == seqs.get(fx.asset_id, 0) + 1, "seq must be strictly +1 per asset"
     seqs[fx.asset_id] = fx.seq
     sides = consumer.setdefault(fx.asset_id, {"BUY": {}, "SELL": {}})
-    for c in fx.changes:
-        if c.size == 0:
-            sides[c.side].pop(c.price, None)
-        else:
-            sides[c.side][c.price] = c.size
+    apply_changes(sides["BUY"], sides["SELL"], fx.changes)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

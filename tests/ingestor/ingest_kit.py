@@ -160,21 +160,6 @@ async def last_snapshot(bus: Bus, asset_id: str) -> Any:
     return decode(raw.data)
 
 
-def rebuild(snapshot: Any, deltas: list[Any]) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
-    """What a consumer does: load the snapshot, apply the deltas above its seq."""
-    bids = {lv.price: lv.size for lv in snapshot.bids}
-    asks = {lv.price: lv.size for lv in snapshot.asks}
-    for d in deltas:
-        if d.seq <= snapshot.seq:
-            continue
-        for c in d.changes:
-            side = bids if c.side == "BUY" else asks
-            if c.size == 0:
-                side.pop(c.price, None)
-            else:
-                side[c.price] = c.size
-    return bids, asks
-
 
 def venue_maps(book: dict[str, Any]) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
     return ({Decimal(lv["price"]): Decimal(lv["size"]) for lv in book["bids"]},

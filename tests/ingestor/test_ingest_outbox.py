@@ -6,10 +6,10 @@ import asyncio
 import uuid
 from collections.abc import Iterable
 from decimal import Decimal
-from types import SimpleNamespace
 
 import asyncpg
-from ingest_kit import bus_messages, last_snapshot, numbered_delta, numbered_snapshot, rebuild
+from book_consumer import rebuild
+from ingest_kit import bus_messages, last_snapshot, numbered_delta, numbered_snapshot
 
 from polybot.app.ingest_metrics import IngestMetrics
 from polybot.app.ingest_outbox import Outbox, OutboxConfig
@@ -123,7 +123,7 @@ async def test_a_busy_publisher_sends_one_growing_message_per_asset(bus: Bus, po
         assert len(deltas) < sync.stats.deltas, "bursts were coalesced"
         assert sum(len(d.changes) for d in deltas) == sync.stats.deltas + 2  # + the book's two levels
         want = sync.book.sizes()
-        assert rebuild(SimpleNamespace(seq=0, bids=(), asks=()), deltas) == want, "messages alone rebuild the book"
+        assert rebuild(None, deltas) == want, "messages alone rebuild the book"
         snap = await last_snapshot(bus, a)
         assert snap.reason == "periodic" and rebuild(snap, deltas) == want
         async with pool.acquire() as conn:
