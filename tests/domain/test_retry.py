@@ -24,3 +24,9 @@ def test_backoff_doubles_then_caps() -> None:
 def test_backoff_stays_in_its_band(attempt: int, jitter: float) -> None:
     ceiling = min(30.0, 0.2 * 2.0 ** (attempt - 1))
     assert ceiling / 2 <= backoff_delay_s(attempt, 0.2, 30.0, jitter) <= ceiling
+
+
+def test_backoff_of_a_long_outage_stays_at_the_cap() -> None:
+    # A reconnect loop counts attempts for as long as the venue is down: 2.0 ** n overflows past n = 1023.
+    assert backoff_delay_s(5_000, 0.5, 30.0, 0.99) == pytest.approx(30.0 * 0.995)
+    assert backoff_delay_s(10**9, 0.5, 30.0, 0.0) == 15.0

@@ -34,10 +34,7 @@ from polybot.app.ingest_schedule import run_schedule
 from polybot.app.ingest_status import books_by_market
 from polybot.bus.client import Bus
 from polybot.bus.messages import MarketInfo, ResyncRequest
-from polybot.domain.book_effects import (
-    BookState,
-    Snapshot,
-)
+from polybot.domain.book_effects import BookState, Snapshot
 from polybot.domain.book_events import BestBidAsk, MarketResolved, NewMarket, VenueBook, VenueDelta
 from polybot.domain.book_sync import BookSyncError, SyncConfig
 from polybot.domain.market_books import MarketBooks

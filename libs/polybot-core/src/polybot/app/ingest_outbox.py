@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -33,6 +34,7 @@ from polybot.app.ingest_metrics import IngestMetrics
 from polybot.bus import subjects
 from polybot.bus.client import Bus, Outgoing
 from polybot.domain.book_effects import Applied, Snapshot, StateChanged
+from polybot.domain.retry import backoff_delay_s
 from polybot.store.book_tables import StatusRow
 from polybot.store.books import BookStore
 
@@ -250,7 +252,7 @@ class Outbox:
                     m.publish_errors.inc()
                     self._pub[0:0] = batch  # sealed drafts go back as their final messages
                     self._in_flight = 0
-                    delay = min(cfg.retry_max_s, cfg.retry_base_s * 2 ** min(failures, 8))
+                    delay = backoff_delay_s(failures + 1, cfg.retry_base_s, cfg.retry_max_s, random.random())
                     log.warning("publish batch failed; retrying", extra={"error": repr(exc), "size": len(batch),
                                                                           "retry_s": delay})
                     await asyncio.sleep(delay)
@@ -312,7 +314,7 @@ class Outbox:
                     drop = len(self._events) - cfg.max_unpersisted
                     del self._events[:drop]
                     log.error("database unavailable too long: oldest book_events rows dropped", extra={"rows": drop})
-                delay = min(cfg.retry_max_s, cfg.retry_base_s * 2 ** min(failures, 8))
+                delay = backoff_delay_s(failures + 1, cfg.retry_base_s, cfg.retry_max_s, random.random())
                 log.warning("persist batch failed; retrying", extra={"error": repr(exc), "retry_s": delay})
                 await asyncio.sleep(delay)
                 continue

@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Awaitable, Callable
 
 from polybot.domain.book_effects import StartResync
 from polybot.domain.book_events import VenueBook
+from polybot.domain.retry import backoff_delay_s
 from polybot.runtime.clock import now_ms
 
 log = logging.getLogger(__name__)
@@ -88,7 +90,7 @@ class ResyncFetcher:
                 except Exception as exc:
                     failures += 1
                     self.failures += 1
-                    delay = min(self._retry_max_s, self._retry_base_s * 2 ** min(failures - 1, 8))
+                    delay = backoff_delay_s(failures, self._retry_base_s, self._retry_max_s, random.random())
                     log.warning("resync fetch failed; retrying",
                                 extra={"asset_id": asset_id, "error": repr(exc), "retry_s": delay})
                     not_before_ms = now_ms() + int(delay * 1000)

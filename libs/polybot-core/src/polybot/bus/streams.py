@@ -30,7 +30,6 @@ ORDERS = StreamSpec("PB_ORDERS", (subjects.ORDER_ALL,), 7 * 24 * 3600)
 CONTROL = StreamSpec("PB_CONTROL", (subjects.CTL_KILL,), 30 * 24 * 3600, max_msgs_per_subject=1)
 
 
-
 def book_subjects(asset_id: str) -> tuple[tuple[StreamSpec, str], ...]:
     """Every (stream, subject) that holds one asset's book messages."""
     return ((BOOK_DELTAS, subjects.book_delta(asset_id)), (BOOK_SNAPSHOTS, subjects.book_snapshot(asset_id)),
