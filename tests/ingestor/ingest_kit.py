@@ -160,7 +160,6 @@ async def last_snapshot(bus: Bus, asset_id: str) -> Any:
     return decode(raw.data)
 
 
-
 def venue_maps(book: dict[str, Any]) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
     return ({Decimal(lv["price"]): Decimal(lv["size"]) for lv in book["bids"]},
             {Decimal(lv["price"]): Decimal(lv["size"]) for lv in book["asks"]})
