@@ -6,7 +6,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
 from polybot.cli.up import stack
@@ -42,8 +41,9 @@ def test_compose_has_every_service_up_runs_with_its_module_and_port() -> None:
 
 def test_compose_config_is_valid() -> None:
     exe = shutil.which("docker-compose")
-    if exe is None:
-        pytest.skip("the docker-compose client is not installed")
+    # never a skip: `make bootstrap` installs it (apt-get, as root); a machine without it must say so
+    assert exe is not None, "the docker-compose client is not installed: run `make bootstrap` as root " \
+        "or `apt-get install docker-compose`"
     res = subprocess.run([exe, "-f", str(REPO / "docker-compose.yml"), "config", "-q"], capture_output=True,
                          text=True, timeout=60, check=False)
     assert res.returncode == 0, res.stderr

@@ -1,9 +1,11 @@
 """A small local Gamma + CLOB server for the client and pipeline tests, built from the recorded payloads.
 
 Every market and event it serves is a copy of a recorded Gamma item (``gamma_events_list_2026.json``) and
-every CLOB market a copy of the recorded ``/markets/{condition_id}`` answer, with fresh ids. It applies
-Gamma's implicit ``closed=false``, ``offset``/``limit``, ``condition_ids``, ``order=id``, and can inject
-HTTP faults, so the tests exercise the real client code over real HTTP.
+every CLOB market a copy of the recorded ``/markets/{condition_id}`` answer, with fresh ids. It serves the
+keyset listings (``/events/keyset``, ``/markets/keyset``, paged by polysim's own keyset logic), applies
+Gamma's implicit ``closed=false``, ``condition_ids``, ``version`` (absent: v1 only), ``order=id``, and can
+inject HTTP faults, a cursor that does not advance and deprecation headers, so the tests exercise the real
+client code over real HTTP.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from starlette.routing import Route
 
 from polybot.runtime.embedded import free_port
 from polybot.runtime.lifecycle import ops_server
+from polysim.gamma_keyset import BadCursor, keyset_page
 
 FIXTURES = Path(os.environ["POLYBOT_FIXTURES"])
 _EVENTS = json.loads((FIXTURES / "gamma" / "gamma_events_list_2026.json").read_text())
@@ -54,6 +57,10 @@ def make_market(prefix: str, i: int) -> dict[str, Any]:
     return m
 
 
+def _id_key(item: dict[str, Any]) -> tuple[int]:
+    return (int(item["id"]) if str(item.get("id")).isdigit() else 0,)
+
+
 @dataclass
 class FakeVenue:
     """The remote side: mutate ``events`` (and their nested ``markets``) to change what is served."""
@@ -63,8 +70,10 @@ class FakeVenue:
     faults: list[tuple[str, int]] = field(default_factory=list)  # (path prefix, status), consumed in order
     requests: list[tuple[str, str]] = field(default_factory=list)  # (path, query string)
     clob_delay_s: float = 0.0  # slows every CLOB answer (to catch a refresh in the middle)
-    max_limit: int = 1000  # the most items one page holds, whatever ``limit`` asks
-    ignore_offset: bool = False  # a broken venue that always serves the first page
+    max_limit: int = 100  # the most items one page holds, whatever ``limit`` asks
+    ignore_cursor: bool = False  # a broken venue that always serves the first page (reported in April 2026)
+    notice_headers: dict[str, str] = field(default_factory=dict)  # sent on every Gamma answer
+    on_listing: Callable[[str, int], None] | None = None  # (path, page number) before each keyset page
     url: str = ""
 
     @classmethod
@@ -100,13 +109,28 @@ class FakeVenue:
         v = q.get(name)
         return default if v is None else v == "true"
 
-    def _page(self, items: list[dict[str, Any]], q: Any) -> list[dict[str, Any]]:
-        if q.get("order") == "id":
-            items = sorted(items, key=lambda x: int(x["id"]) if str(x.get("id")).isdigit() else 0,
-                           reverse=q.get("ascending") == "false")
-        offset, limit = int(q.get("offset", 0)), min(int(q.get("limit", 20)), self.max_limit)
-        offset = 0 if self.ignore_offset else offset
-        return items[offset:offset + limit]
+    def _keyset(self, path: str, items: list[dict[str, Any]], q: Any, kind: str) -> Response:
+        if "offset" in q:
+            return JSONResponse({"type": "validation error", "error": "offset is not supported"}, status_code=422)
+        pages = sum(1 for p, _ in self.requests if p == path)
+        if self.on_listing is not None:
+            self.on_listing(path, pages)
+        after = None if self.ignore_cursor else q.get("after_cursor")
+        filters = sorted((k, v) for k, v in q.multi_items() if k not in ("after_cursor", "limit"))
+        try:
+            page, cursor = keyset_page(items, _id_key, after_cursor=after, scope=f"{path}?{filters}",
+                                       limit=min(int(q.get("limit", 20)), self.max_limit),
+                                       descending=q.get("ascending") == "false")
+        except BadCursor as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        body: dict[str, Any] = {kind: page}
+        if cursor is not None:
+            body["next_cursor"] = cursor
+        return JSONResponse(body, headers=self.notice_headers)
+
+    @staticmethod
+    def _versions(q: Any) -> set[str]:
+        return set(q.getlist("version")) or {"v1"}
 
     async def events_route(self, request: Request) -> Response:
         self.requests.append((request.url.path, request.url.query))
@@ -114,9 +138,19 @@ class FakeVenue:
             return f
         q = request.query_params
         closed, active = self._flag(q, "closed", False), self._flag(q, "active", None)
-        items = [e for e in self.events if e.get("closed", False) == closed
-                 and (active is None or e.get("active", True) == active)]
-        return JSONResponse(self._page(items, q))
+        versions = self._versions(q)
+        items = []
+        for e in self.events:
+            if e.get("closed", False) != closed or (active is not None and e.get("active", True) != active):
+                continue
+            nested = e.get("markets")
+            if isinstance(nested, list):
+                shown = [m for m in nested if not isinstance(m, dict) or m.get("version", "v1") in versions]
+                if nested and not shown:
+                    continue
+                e = {**e, "markets": shown}
+            items.append(e)
+        return self._keyset(request.url.path, items, q, "events")
 
     async def markets_route(self, request: Request) -> Response:
         self.requests.append((request.url.path, request.url.query))
@@ -125,16 +159,20 @@ class FakeVenue:
         q = request.query_params
         closed, active = self._flag(q, "closed", False), self._flag(q, "active", None)
         wanted = set(q.getlist("condition_ids"))
+        if len(wanted) > 100:
+            return JSONResponse({"type": "validation error", "error": "condition_ids: at most 100 values"},
+                                status_code=422)
+        versions = self._versions(q)
         out = []
         for e in self.events:
             shell = {k: v for k, v in e.items() if k not in ("markets", "tags")}
             for m in e["markets"]:
                 if m.get("closed", False) != closed or (active is not None and m.get("active") != active):
                     continue
-                if wanted and m["conditionId"] not in wanted:
+                if (wanted and m["conditionId"] not in wanted) or m.get("version", "v1") not in versions:
                     continue
                 out.append({**m, "events": [shell]})
-        return JSONResponse(self._page(out, q))
+        return self._keyset(request.url.path, out, q, "markets")
 
     async def clob_route(self, request: Request) -> Response:
         self.requests.append((request.url.path, request.url.query))
@@ -160,8 +198,8 @@ class FakeVenue:
 
     def app(self) -> Starlette:
         return Starlette(routes=[
-            Route("/gamma/events", self.events_route),
-            Route("/gamma/markets", self.markets_route),
+            Route("/gamma/events/keyset", self.events_route),
+            Route("/gamma/markets/keyset", self.markets_route),
             Route("/markets/{cid}", self.clob_route),
         ])
 

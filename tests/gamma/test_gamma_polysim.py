@@ -1,5 +1,6 @@
-"""Acceptance against polysim: 5,000 markets in 1,000 events, re-runs that change nothing, one patched
-market updated and published once, retries through injected 5xx, and SIGKILL of the real service mid-refresh.
+"""Acceptance against polysim: 5,000 markets in 1,000 events through keyset pages, re-runs that change
+nothing, one patched market updated and published once, markets added and delisted during a walk, a cursor
+that does not advance, retries through injected 5xx, and SIGKILL of the real service mid-refresh.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from polybot.runtime.infra import Infra
 from polybot.runtime.settings import GammaSettings
 from polybot.store.migrate import apply_migrations
 from polybot.store.pool import create_pool
-from polybot.venue.gamma_client import GammaClient
+from polybot.venue.gamma_client import GammaClient, GammaPaginationError
 from polysim.harness import RunningSim, running_sim
 
 
@@ -77,13 +78,15 @@ async def test_5000_markets_land_rerun_changes_nothing_patch_publishes_once(
     tap = _Tap()
     sub = await bus.nc.subscribe(subjects.GAMMA_MARKET_ALL, cb=tap.on_msg)
     try:
-        async with running_sim(seed=_seed(), n_markets=5000, n_events=1000) as sim:
+        # legacy offset listings answer 422 past offset 0 here: a refresh that touched them would fail
+        async with running_sim(seed=_seed(), n_markets=5000, n_events=1000, gamma_legacy_max_offset=0) as sim:
             catalog = sim.ctx.catalog
             t0 = time.monotonic()
             first = await _refresh(sim, pool, bus)
             took = time.monotonic() - t0
             print(f"\nfull refresh of 5,000 markets against in-process polysim: {took:.2f} s  {first.summary()}")
             assert (first.events, first.markets, first.outcomes) == (1000, 5000, 10_000)
+            assert first.pages == 10  # 1,000 events at the venue's 100 a page
             assert (first.inserted, first.updated, first.unchanged, first.skipped_invalid) == (5000, 0, 0, 0)
             assert first.published == 5000 and first.clob_enriched == 5000 and first.clob_errors == 0
             async with pool.acquire() as conn:
@@ -128,6 +131,77 @@ async def test_5000_markets_land_rerun_changes_nothing_patch_publishes_once(
             assert tuple(row) == (Decimal(15), False)
     finally:
         await sub.unsubscribe()
+        await pool.close()
+
+
+async def _markets(pool: asyncpg.Pool, cids: list[str]) -> dict[str, asyncpg.Record]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT condition_id, closed, missing_since, updated_at FROM markets "
+                                "WHERE condition_id = ANY($1::text[])", cids)
+    return {r["condition_id"]: r for r in rows}
+
+
+async def test_markets_added_and_delisted_during_a_walk_end_in_the_right_state(database_url: str, bus: Bus) -> None:
+    pool = await create_pool(database_url)
+    await apply_migrations(pool, ("gamma",))
+    try:
+        async with running_sim(seed=_seed(), n_markets=300, n_events=60) as sim, httpx.AsyncClient() as http:
+            await _refresh(sim, pool, bus, events_page_size=10)
+            events = sorted(sim.ctx.catalog.events, key=lambda e: int(e.gamma_id))
+            delisted = events[-1].markets[0].condition_id  # its page comes last
+            closing = events[-2].markets[0].condition_id
+            # a slow listing: six pages, 150 ms each, so the changes land in the middle of the walk
+            await http.post(f"{sim.url}/_sim/http-faults", json={"latency_ms": 150, "paths": ["/gamma/events"]})
+            walk = asyncio.create_task(_refresh(sim, pool, bus, events_page_size=10))
+            await asyncio.sleep(0.35)
+            added = (await http.post(f"{sim.url}/_sim/gamma/events", json={"markets": 3})).json()
+            assert (await http.delete(f"{sim.url}/_sim/markets/{delisted}")).status_code == 200
+            assert (await http.post(f"{sim.url}/_sim/markets/{closing}", json={"closed": True})).status_code == 200
+            assert not walk.done()
+            counts = await walk
+            await http.post(f"{sim.url}/_sim/http-faults", json={"latency_ms": 0})
+        assert (counts.inserted, counts.missing_marked) == (3, 1)
+        rows = await _markets(pool, [*added["condition_ids"], delisted, closing])
+        assert all(rows[c]["missing_since"] is None and not rows[c]["closed"] for c in added["condition_ids"])
+        assert rows[delisted]["missing_since"] is not None
+        assert rows[closing]["closed"] and rows[closing]["missing_since"] is None
+    finally:
+        await pool.close()
+
+
+async def test_a_stuck_cursor_fails_the_refresh_with_a_clear_error_and_writes_nothing(
+    database_url: str, bus: Bus
+) -> None:
+    pool = await create_pool(database_url)
+    await apply_migrations(pool, ("gamma",))
+    try:
+        async with running_sim(seed=_seed(), n_markets=120, n_events=40) as sim, httpx.AsyncClient() as http:
+            cids = sim.condition_ids()
+            await http.post(f"{sim.url}/_sim/faults", json={"gamma_cursor_stuck": True})
+            seq = (await bus.js.stream_info(MARKETS.name)).state.last_seq
+            try:
+                await _refresh(sim, pool, bus, events_page_size=10)
+            except GammaPaginationError as exc:
+                assert "GET /events/keyset: the cursor does not advance" in str(exc)
+            else:
+                raise AssertionError("a stuck cursor did not fail the refresh")
+            assert await _markets(pool, cids) == {}
+            assert (await bus.js.stream_info(MARKETS.name)).state.last_seq == seq
+
+            await http.post(f"{sim.url}/_sim/faults", json={"gamma_cursor_stuck": False})
+            await _refresh(sim, pool, bus, events_page_size=10)
+            before = await _markets(pool, cids)
+            assert len(before) == 120
+            await http.delete(f"{sim.url}/_sim/markets/{cids[-1]}")
+            await http.post(f"{sim.url}/_sim/faults", json={"gamma_cursor_stuck": True})
+            try:
+                await _refresh(sim, pool, bus, events_page_size=10)
+            except GammaPaginationError:
+                pass
+            else:
+                raise AssertionError("a stuck cursor did not fail the refresh")
+            assert await _markets(pool, cids) == before  # nothing marked missing by a walk that never ended
+    finally:
         await pool.close()
 
 

@@ -19,7 +19,7 @@ from polybot.bus.messages import MarketInfo
 from polybot.bus.streams import MARKETS
 from polybot.runtime.settings import GammaSelectionSettings, GammaSettings
 from polybot.store.migrate import apply_migrations
-from polybot.venue.gamma_client import GammaClient
+from polybot.venue.gamma_client import GammaClient, GammaPaginationError
 
 
 @pytest.fixture
@@ -197,6 +197,104 @@ async def test_incremental_picks_up_new_events_and_rereads_selected(
     venue.requests.clear()
     c = await _refresh(venue, gamma_pool, bus, selection=sel, incremental=True)
     assert (c.inserted, c.updated, c.published) == (2, 1, 3)
-    event_pages = [q for p, q in venue.requests if p == "/gamma/events"]
+    event_pages = [q for p, q in venue.requests if p == "/gamma/events/keyset"]
     assert len(event_pages) == 2  # the newest page had something new, the next one did not
     assert (await _last_info(bus, selected)).min_order_size == Decimal(10)
+
+
+async def _rows(pool: asyncpg.Pool, cids: list[str]) -> list[tuple[Any, ...]]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT condition_id, content_hash, updated_at, closed, missing_since FROM markets "
+                                "WHERE condition_id = ANY($1::text[]) ORDER BY 1", cids)
+    return [tuple(r) for r in rows]
+
+
+async def test_a_cursor_that_does_not_advance_fails_the_refresh_and_writes_nothing(
+    start_venue: Any, gamma_pool: asyncpg.Pool, bus: Bus
+) -> None:
+    venue = await start_venue(_prefix(), 10, 2)
+    cids = [m["conditionId"] for m in venue.markets()]
+    venue.ignore_cursor = True
+    seq = await _last_seq(bus)
+    with pytest.raises(GammaPaginationError, match="cursor does not advance"):
+        await _refresh(venue, gamma_pool, bus)
+    assert await _rows(gamma_pool, cids) == []  # not even the first page
+    assert await _last_seq(bus) == seq
+
+    venue.ignore_cursor = False
+    await _refresh(venue, gamma_pool, bus)
+    before = await _rows(gamma_pool, cids)
+    assert len(before) == 20
+    venue.markets()[0]["question"] = "changed while the venue is broken"
+    venue.events.pop()  # gone from the listing: a completed walk would explain it
+    venue.ignore_cursor = True
+    seq = await _last_seq(bus)
+    with pytest.raises(GammaPaginationError):
+        await _refresh(venue, gamma_pool, bus)
+    assert await _rows(gamma_pool, cids) == before  # nothing updated, nothing marked missing
+    assert await _last_seq(bus) == seq
+
+
+async def test_markets_added_and_removed_during_the_walk_end_in_the_right_state(
+    start_venue: Any, gamma_pool: asyncpg.Pool, bus: Bus
+) -> None:
+    prefix = _prefix()
+    venue = await start_venue(prefix, 12, 2)
+    await _refresh(venue, gamma_pool, bus)
+    newcomer = (await start_venue(_prefix(), 1, 2)).events[0]
+    newcomer["id"] = str(int(venue.events[-1]["id"]) + 1)
+    last_event = venue.events[-1]  # not reached by the walk's first page
+    delisted, closing = last_event["markets"][1], venue.events[-2]["markets"][0]
+    new_cids = [m["conditionId"] for m in newcomer["markets"]]
+
+    def during_walk(path: str, page: int) -> None:
+        if path == "/gamma/events/keyset" and page == 1:  # the first page has been served
+            venue.events.append(newcomer)
+            last_event["markets"].remove(delisted)
+            closing["closed"] = True
+
+    venue.on_listing = during_walk
+    venue.requests.clear()
+    seq = await _last_seq(bus)
+    c = await _refresh(venue, gamma_pool, bus)
+    venue.on_listing = None
+    assert (c.inserted, c.missing_marked) == (2, 1)
+    async with gamma_pool.acquire() as conn:
+        rows = {r["condition_id"]: r for r in await conn.fetch(
+            "SELECT condition_id, closed, missing_since FROM markets WHERE condition_id = ANY($1::text[])",
+            [*new_cids, delisted["conditionId"], closing["conditionId"]])}
+    assert all(rows[cid]["missing_since"] is None and not rows[cid]["closed"] for cid in new_cids)
+    assert rows[delisted["conditionId"]]["missing_since"] is not None
+    assert rows[closing["conditionId"]]["closed"] and rows[closing["conditionId"]]["missing_since"] is None
+    # each change published once: two new markets, one missing, one closed
+    assert await _last_seq(bus) == seq + 4
+    pages = [q for p, q in venue.requests if p == "/gamma/events/keyset"]
+    assert len(pages) == 4  # 13 events at 4 a page: the newcomer was listed on the last page, once
+
+
+async def test_v2_markets_are_stored_with_their_version_and_fees_but_not_selected(
+    start_venue: Any, gamma_pool: asyncpg.Pool, bus: Bus
+) -> None:
+    venue = await start_venue(_prefix(), 2, 2)
+    v2, v1_with_positions, with_fees = venue.events[0]["markets"][0], venue.events[0]["markets"][1], \
+        venue.events[1]["markets"][0]
+    v2.update(version="v2", positionIds=json.dumps(["11", "12"]))
+    v1_with_positions.update(version="v1", positionIds=json.dumps(["21", "22"]))
+    with_fees.update(feesEnabled=True, feeSchedule={"exponent": 1, "rate": 0.02, "takerOnly": True,
+                                                    "rebateRate": 0.25})
+    c = await _refresh(venue, gamma_pool, bus, selection={"auto": True})
+    assert (c.inserted, c.selected_for_making) == (4, 3)
+    async with gamma_pool.acquire() as conn:
+        rows = {r["condition_id"]: r for r in await conn.fetch(
+            "SELECT condition_id, version, fees_enabled, fee_schedule, selected_for_making, selection_reason "
+            "FROM markets WHERE condition_id = ANY($1::text[])", [m["conditionId"] for m in venue.markets()])}
+    r = rows[v2["conditionId"]]
+    assert (r["version"], r["selected_for_making"]) == ("v2", False)
+    assert r["selection_reason"] == "protocol version v2 is not supported by the executor yet"
+    assert rows[v1_with_positions["conditionId"]]["selected_for_making"]  # chosen by version, not by positionIds
+    r = rows[with_fees["conditionId"]]
+    assert r["version"] == "v1" and r["fees_enabled"] is True
+    assert r["fee_schedule"] == {"exponent": "1", "rate": "0.02", "takerOnly": True, "rebateRate": "0.25"}
+    info = await _last_info(bus, with_fees["conditionId"])
+    assert info.fee_schedule is not None and info.fee_schedule.rate == Decimal("0.02") and info.fees_enabled
+    assert (await _last_info(bus, v2["conditionId"])).version == "v2"

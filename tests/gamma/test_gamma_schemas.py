@@ -182,3 +182,34 @@ def test_event_fields() -> None:
     event = parse_event(_load(FIXTURES / "gamma" / "gamma_events_list_2026.json")[0])
     assert event.slug == "democratic-presidential-nominee-2028"
     assert event.end_date is not None and event.end_date.year == 2028
+
+
+def _recorded_market() -> dict[str, Any]:
+    return copy.deepcopy(_load(FIXTURES / "gamma" / "gamma_events_list_2026.json")[0]["markets"][1])
+
+
+def test_version_and_fee_schedule() -> None:
+    raw = _recorded_market()
+    assert "version" not in raw
+    record, _ = parse_market(raw)
+    assert (record.version, record.fee_schedule) == ("v1", None)  # the venue's default, as recorded
+    raw.update(version="V2", positionIds=json.dumps(["1", "2"]), feesEnabled=True,
+               feeSchedule={"exponent": 2, "rate": 0.0625, "takerOnly": True, "rebateRate": "0.2"})
+    record, _ = parse_market(raw)
+    assert record.version == "v2" and record.fees_enabled is True
+    fees = record.fee_schedule
+    assert fees is not None
+    assert (fees.exponent, fees.rate, fees.taker_only, fees.rebate_rate) == (
+        Decimal(2), Decimal("0.0625"), True, Decimal("0.2"))
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"version": "latest"}, "malformed version"),
+    ({"version": 2}, "invalid market field version"),
+    ({"feeSchedule": {"rate": "0.02"}}, "invalid market field feeSchedule"),
+])
+def test_bad_version_or_fee_schedule_is_an_invalid_item(change: dict[str, Any], reason: str) -> None:
+    raw = _recorded_market()
+    raw.update(change)
+    with pytest.raises(InvalidItem, match=reason):
+        parse_market(raw)

@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 
-from polybot.domain.market_records import MarketRecord, OrderParams, market_info_digest
+from polybot.domain.market_records import FeeSchedule, MarketRecord, OrderParams, market_info_digest
 from polybot.domain.market_selection import SelectionRules, select_for_making
 from polybot.venue.gamma_schemas import parse_market
 
 FIXTURES = Path(os.environ["POLYBOT_FIXTURES"])
 NOW_MS = 1_773_000_000_000  # 2026-03-08T20:00:00Z
 HOUR_MS = 3_600_000
+FEES = FeeSchedule(Decimal(1), Decimal("0.02"), True, Decimal("0.25"))
 
 
 def _market(**changes: Any) -> MarketRecord:
@@ -61,6 +62,12 @@ CASES: list[tuple[str, MarketRecord, SelectionRules, tuple[str, ...], bool, str]
     ("rewards required, eligible", _market(), replace(AUTO, require_rewards=True), (), True, "rules"),
     ("rewards required, none", _market(rewards_daily_rate=None), replace(AUTO, require_rewards=True), (), False,
      "not rewards-eligible"),
+    ("v2 market", _market(version="v2"), AUTO, (), False, "protocol version v2 is not supported by the executor yet"),
+    ("v2 market listed explicitly", _market(version="v2"),
+     SelectionRules(condition_ids=frozenset({_market().condition_id})), (), False,
+     "protocol version v2 is not supported by the executor yet"),
+    ("unknown version", _market(version="v3"), AUTO, (), False,
+     "protocol version v3 is not supported by the executor yet"),
     ("explicit bypasses filters", _market(liquidity=Decimal(0)),
      replace(AUTO, min_liquidity=Decimal(10), condition_ids=frozenset({_market().condition_id})), (), True,
      "explicit condition id"),
@@ -86,7 +93,8 @@ def test_content_hash_ignores_representation_but_sees_changes() -> None:
     same_value = m.with_order(OrderParams(Decimal("0.0010"), Decimal("5.00"), m.order.neg_risk))
     assert same_value.content_hash() == m.content_hash()
     for change in ({"question": "other?"}, {"closed": True}, {"accepting_orders": False},
-                   {"liquidity": Decimal(1)}, {"rewards_daily_rate": Decimal(2)}, {"outcomes": m.outcomes[::-1]}):
+                   {"liquidity": Decimal(1)}, {"rewards_daily_rate": Decimal(2)}, {"outcomes": m.outcomes[::-1]},
+                   {"version": "v2"}, {"fee_schedule": FEES}):
         assert replace(m, **change).content_hash() != m.content_hash(), change
     assert m.with_order(replace(m.order, tick_size=Decimal("0.01"))).content_hash() != m.content_hash()
 
@@ -99,3 +107,5 @@ def test_info_digest_covers_what_is_published_only() -> None:
     assert market_info_digest(m, selected_for_making=False, missing=True) != base
     assert market_info_digest(m.with_order(replace(m.order, tick_size=Decimal("0.01"))),
                               selected_for_making=False, missing=False) != base
+    for change in ({"version": "v2"}, {"fee_schedule": FEES}, {"fees_enabled": not m.fees_enabled}):
+        assert market_info_digest(replace(m, **change), selected_for_making=False, missing=False) != base, change

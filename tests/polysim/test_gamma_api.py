@@ -34,7 +34,8 @@ async def test_market_fields_are_the_recorded_ones(sim: RunningSim) -> None:
     assert len(items) == len(sim.condition_ids())
     recorded = fixture_market_keys()
     for item in items:
-        assert set(item) - recorded <= {"clobRewards"}, set(item) - recorded
+        assert set(item) - recorded <= {"clobRewards", "version", "positionIds", "feeSchedule"}, set(item) - recorded
+        assert item["version"] == "v1"
         for key in ("outcomes", "outcomePrices", "clobTokenIds"):
             assert isinstance(item[key], str) and len(json.loads(item[key])) == 2
         assert json.loads(item["clobTokenIds"]) == sim.token_ids(item["conditionId"])
@@ -109,17 +110,43 @@ async def test_five_thousand_markets_in_a_thousand_events() -> None:
     started = time.monotonic()
     async with running_sim(seed=1, n_markets=5000, n_events=1000, active_books=10) as sim:
         ready_s = time.monotonic() - started
-        total_markets = 0
-        offset = 0
-        while True:
-            page = await gamma(sim, "/events", {"limit": "500", "offset": str(offset)})
-            total_markets += sum(len(e["markets"]) for e in page)
-            offset += len(page)
-            if len(page) < 500:
-                break
-        assert (offset, total_markets) == (1000, 5000)
-        assert len(await gamma(sim, "/markets", {"limit": "1000", "offset": "4500"})) == 500
+        total_markets = events = pages = 0
+        body: dict[str, Any] = {}
+        while pages == 0 or "next_cursor" in body:
+            params = {"limit": "500", **({"after_cursor": body["next_cursor"]} if body else {})}
+            body = await gamma(sim, "/events/keyset", params)
+            assert len(body["events"]) <= 100
+            events += len(body["events"])
+            total_markets += sum(len(e["markets"]) for e in body["events"])
+            pages += 1
+        assert (events, total_markets, pages) == (1000, 5000, 10)
+        assert len(await gamma(sim, "/markets", {"limit": "1000", "offset": "100"})) == 1000
     assert ready_s < 5
+
+
+async def test_legacy_listings_are_deprecated_and_refuse_deep_offsets() -> None:
+    headers = {"deprecation": "true", "sunset": "Fri, 01 May 2026 00:00:00 GMT",
+               "warning": '299 - "use /markets/keyset"'}
+    too_large = {"type": "validation error", "error": "offset too large, use /markets/keyset for deeper pagination"}
+    async with running_sim(seed=2, n_markets=150, gamma_legacy_max_offset=40, active_books=0) as sim, \
+            httpx.AsyncClient() as http:
+        for path in ("/markets", "/events"):
+            answers = {}
+            for name, params in (("ok", {}), ("edge", {"offset": "40"}), ("deep", {"offset": "41"}),
+                                 ("bad", {"limit": "x"}), ("many", [("condition_ids", str(i)) for i in range(101)])):
+                r = await http.get(sim.gamma_url + path, params=params)
+                answers[name] = r.status_code
+                assert {k: r.headers.get(k) for k in headers} == headers, (path, name)
+                if name == "deep":
+                    assert r.json() == too_large
+            assert answers == {"ok": 200, "edge": 200, "deep": 422, "bad": 400, "many": 422}
+        edge = (await http.get(sim.gamma_url + "/markets", params={"offset": "40", "limit": "5"})).json()
+        assert [m["id"] for m in edge] == [m.gamma_id for m in sim.ctx.catalog.markets[40:45]]
+        for path in ("/markets/keyset", "/markets/1", "/events/keyset"):  # only the legacy listings
+            assert "deprecation" not in (await http.get(sim.gamma_url + path)).headers
+    async with running_sim(seed=2, n_markets=5, active_books=0) as sim, httpx.AsyncClient() as http:
+        assert (await http.get(sim.gamma_url + "/markets", params={"offset": "100"})).status_code == 200
+        assert (await http.get(sim.gamma_url + "/markets", params={"offset": "101"})).status_code == 422
 
 
 async def test_catalog_loaded_from_recorded_gamma_json() -> None:

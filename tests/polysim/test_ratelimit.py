@@ -54,3 +54,15 @@ def test_admitted_requests_never_exceed_the_limit_in_any_window(times: list[floa
     for i, start in enumerate(admitted):
         inside = [t for t in admitted[i:] if t < start + 5.0]
         assert len(inside) <= limit
+
+
+def test_the_keyset_listings_count_against_the_listing_limits() -> None:
+    limiter = RateLimiter()
+    limiter.set_limit("gamma-markets", 2)
+    limiter.set_limit("gamma-events", 1)
+    assert limiter.check("k", "GET", "/gamma/markets", 0.0) is None
+    assert limiter.check("k", "GET", "/gamma/markets/keyset", 0.1) is None
+    assert limiter.check("k", "GET", "/gamma/markets/keyset", 0.2) == "gamma-markets"
+    assert limiter.check("k", "GET", "/gamma/events/keyset", 0.3) is None
+    assert limiter.check("k", "GET", "/gamma/events", 0.4) == "gamma-events"
+    assert limiter.check("k", "GET", "/gamma/markets/123", 0.5) is None  # single items: the general limit only

@@ -2,8 +2,10 @@
 
 It runs the shared pipeline (``polybot.app.gamma_refresh``); this shell only schedules it, reports it on
 ``/status`` and exposes ``gamma_refresh_total``, ``gamma_refresh_errors_total``, ``gamma_markets`` (by
-state) and ``gamma_refresh_duration_seconds``. A refresh in progress when the service is told to stop is
-cancelled: its current page's transaction rolls back and the next start picks up from the database.
+state), ``gamma_refresh_duration_seconds`` and ``gamma_deprecation_notices_total`` (by endpoint and
+header: the venue announcing, with ``Deprecation``/``Sunset``/``Warning``, that an endpoint we use is going
+away; ``/status`` lists them under ``venue_notices``). A refresh in progress when the service is told to
+stop is cancelled: its current page's transaction rolls back and the next start picks up from the database.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class GammaSyncService:
         self._running: str | None = None
         self._markets: dict[str, int] = {}
         self._next_at: dict[str, float] = {}
+        self._client: GammaClient | None = None
 
     async def run(self, ctx: ServiceContext) -> None:
         bus, pool = ctx.require()
@@ -55,7 +58,15 @@ class GammaSyncService:
         markets = m.gauge("gamma_markets", "Markets in the database by state", ["state"])
         duration = m.histogram("gamma_refresh_duration_seconds", "Duration of Gamma refreshes", ["kind"],
                                buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300))
-        async with GammaClient(client_config(gs)) as client:
+        notices = m.counter("gamma_deprecation_notices_total",
+                            "Gamma answers announcing a deprecation (Deprecation, Sunset or Warning header)",
+                            ["endpoint", "header"])
+
+        def on_notice(endpoint: str, header: str) -> None:
+            notices.inc(endpoint=endpoint, header=header)
+
+        async with GammaClient(client_config(gs), on_notice=on_notice) as client:
+            self._client = client
             refresher = GammaRefresher(client, pool, bus, gs)
             now = time.monotonic()
             self._next_at = {FULL: now}
@@ -115,6 +126,12 @@ class GammaSyncService:
         log.info("gamma refresh done", extra=counts.as_dict())
         return "ok"
 
+    def _notices(self) -> list[dict[str, Any]]:
+        client = self._client
+        if client is None:
+            return []
+        return [{"endpoint": e, "header": h, "value": v, "count": n} for (e, h, v), n in sorted(client.notices.items())]
+
     async def status(self) -> dict[str, Any]:
         now = time.monotonic()
         return {
@@ -124,5 +141,6 @@ class GammaSyncService:
             "last_incremental": self._last.get(INCREMENTAL),
             "errors": {"total": self._errors_total, "last": self._last_error},
             "markets": self._markets,
+            "venue_notices": self._notices(),
             "next_in_s": {k: round(max(0.0, v - now), 1) for k, v in self._next_at.items()},
         }

@@ -2,11 +2,18 @@
 
 * ``GET /_sim/state``: seed, clock, counts.
 * ``POST /_sim/markets/{condition_id}``: a JSON patch of market fields, Gamma or CLOB names (``question``,
-  ``closed``, ``active``, ``acceptingOrders``, ``orderMinSize``, ``orderPriceMinTickSize``, …); changes the
-  Gamma and CLOB views together. Answers the CLOB market object.
-* ``POST /_sim/faults``: market-channel faults, any of ``{"drop_sockets": true, "silent_s": 5,
+  ``closed``, ``active``, ``acceptingOrders``, ``orderMinSize``, ``orderPriceMinTickSize``, ``version``…);
+  changes the Gamma and CLOB views together. Answers the CLOB market object.
+* ``DELETE /_sim/markets/{condition_id}``: delists the market from Gamma (every Gamma view forgets it, its
+  CLOB side stays); ``{"delisted": condition_id}``, 404 when unknown.
+* ``POST /_sim/gamma/events``: ``{"markets": n, "neg_risk": false}`` (1 ≤ n ≤ 50; optional ``"version"``)
+  lists a new event of n new markets, ids above every existing one, with books; answers
+  ``{"event_id": …, "condition_ids": [...]}`` (see ``gamma_admin``).
+* ``POST /_sim/faults``: market-side faults, any of ``{"drop_sockets": true, "silent_s": 5,
   "drop_next_delta": [asset_id…], "corrupt_next_hash": [asset_id…], "tick_size": {"asset_id" | "market": …,
-  "tick_size": "0.001"}, "clear": true}``. ``GET /_sim/faults`` shows the pending ones.
+  "tick_size": "0.001"}, "gamma_cursor_stuck": true, "clear": true}``. ``gamma_cursor_stuck`` makes Gamma's
+  keyset listings ignore ``after_cursor`` (page 1 again, same ``next_cursor``) until set false or cleared.
+  ``GET /_sim/faults`` shows the pending ones.
 * ``POST /_sim/accounts/{owner}``: ``{"usdc": "100", "positions": {token_id: "50"}}`` sets holdings.
 """
 
@@ -20,6 +27,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from polysim.clob_wire import clob_market
+from polysim.gamma_admin import build_gamma_admin_router
 from polysim.market_admin import PatchError, change_tick, patch_market
 from polysim.units import price_units
 
@@ -41,6 +49,10 @@ def apply_faults(ctx: SimContext, changes: dict[str, Any]) -> dict[str, Any]:
         faults.clear()
     if changes.get("drop_sockets"):
         done["dropped"] = ctx.hub.drop_all() if ctx.hub is not None else 0
+    if "gamma_cursor_stuck" in changes:
+        if not isinstance(changes["gamma_cursor_stuck"], bool):
+            raise ValueError("gamma_cursor_stuck must be true or false")
+        faults.gamma_cursor_stuck = changes["gamma_cursor_stuck"]
     if "silent_s" in changes:
         faults.silent_until_ms = now + int(float(changes["silent_s"]) * 1000)
     for asset in changes.get("drop_next_delta") or []:
@@ -66,6 +78,7 @@ def fault_state(ctx: SimContext) -> dict[str, Any]:
         "drop_next_delta": sorted(faults.drop_next_delta),
         "corrupt_next_hash": sorted(faults.corrupt_next_hash),
         "silent_for_ms": max(0, faults.silent_until_ms - ctx.clock.now_ms()),
+        "gamma_cursor_stuck": faults.gamma_cursor_stuck,
         "market_sockets": len(ctx.hub.subscribers) if ctx.hub is not None else 0,
     }
 
@@ -134,4 +147,5 @@ def build_admin_router(ctx: SimContext) -> APIRouter:
     router.add_api_route("/_sim/markets/{condition_id}", patch, methods=["POST"])
     router.add_api_route("/_sim/faults", faults, methods=["GET", "POST"])
     router.add_api_route("/_sim/accounts/{owner}", account, methods=["POST"])
+    router.include_router(build_gamma_admin_router(ctx))
     return router

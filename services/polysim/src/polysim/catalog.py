@@ -4,8 +4,13 @@ Generated from a seed (binary events and neg-risk events of several markets; tic
 loaded from a recorded Gamma ``/events`` or ``/markets`` JSON file. Identifiers look like the venue's:
 ``0x`` + 64 hex condition ids, 76–77 digit token ids, numeric Gamma ids.
 
-A market's mutable fields (``question``, ``closed``, ``accepting_orders``, ``tick_units``…) are what both the
-Gamma and the CLOB views read, so one admin patch changes both.
+A market's mutable fields (``question``, ``closed``, ``accepting_orders``, ``tick_units``, ``version``…) are
+what both the Gamma and the CLOB views read, so one admin patch changes both. ``delisted`` hides a market from
+every Gamma view while its CLOB side stays (the venue's Gamma forgetting a market).
+
+``version`` is "v1" (CTF) or "v2" (Protocol V2). V2 markets carry ``position_ids``, and so does every 7th
+generated v1 market, as on the venue: a client must choose by ``version``, not by which ids are present.
+polysim's CLOB trades every market by its ``token_ids`` whatever its version.
 """
 
 from __future__ import annotations
@@ -20,12 +25,12 @@ from typing import Any
 
 from polysim.units import PRICE_SCALE, price_units
 
-_TOPICS = (
+TOPICS = (
     "Bitcoin above {n}k on Friday", "Fed cuts rates in meeting {n}", "Team {n} wins the final",
     "Candidate {n} wins the primary", "Rainfall record in city {n}", "Launch {n} reaches orbit",
     "Company {n} beats earnings", "Film {n} tops the box office", "Bill {n} passes the senate",
 )
-_TAGS = (("2", "Politics", "politics"), ("21", "Crypto", "crypto"), ("100639", "Sports", "sports"),
+TAGS = (("2", "Politics", "politics"), ("21", "Crypto", "crypto"), ("100639", "Sports", "sports"),
          ("1401", "Tech", "tech"), ("596", "Culture", "culture"))
 
 
@@ -62,6 +67,9 @@ class SimMarket:
     created_at: str = "2025-01-01T00:00:00.000000Z"
     description: str = ""
     initial_fair: float = 0.5  # the random process's starting probability of the first outcome
+    version: str = "v1"
+    position_ids: tuple[str, ...] = ()
+    delisted: bool = False
     extra: dict[str, Any] = field(default_factory=dict)  # recorded fields kept verbatim (loaded catalogs)
     tokens: tuple[SimToken, SimToken] = field(init=False)
 
@@ -97,23 +105,50 @@ class Catalog:
 
     def __post_init__(self) -> None:
         for m in self.markets:
-            self.by_condition[m.condition_id] = m
-            self.by_gamma_id[m.gamma_id] = m
-            for t in m.tokens:
-                self.by_token[t.token_id] = t
+            self._index(m)
         for e in self.events:
             self.events_by_id[e.gamma_id] = e
 
+    def _index(self, m: SimMarket) -> None:
+        self.by_condition[m.condition_id] = m
+        self.by_gamma_id[m.gamma_id] = m
+        for t in m.tokens:
+            self.by_token[t.token_id] = t
 
-def _hex(seed: int, *parts: object) -> str:
+    def add_event(self, event: SimEvent) -> None:
+        """Register an event built at run time and its markets (ids must be new)."""
+        clash = [m.condition_id for m in event.markets if m.condition_id in self.by_condition]
+        if event.gamma_id in self.events_by_id or clash:
+            raise ValueError(f"ids already in the catalog: {event.gamma_id} {clash}")
+        self.events.append(event)
+        self.events_by_id[event.gamma_id] = event
+        for m in event.markets:
+            self.markets.append(m)
+            self._index(m)
+
+
+def numeric_ids(ids: Any) -> list[int]:
+    """The ids that are numbers (Gamma's are; a recorded file might hold others)."""
+    return [int(i) for i in ids if str(i).isdigit()]
+
+
+def hex_id(seed: int, *parts: object) -> str:
     return "0x" + hashlib.sha256(":".join(str(p) for p in (seed, *parts)).encode()).hexdigest()
 
 
-def generate_catalog(seed: int, n_markets: int, n_events: int) -> Catalog:
+def position_ids_for(seed: int, market_index: int) -> tuple[str, str]:
+    """Protocol V2 position ids (76–77 digits like token ids, never equal to them) for a market."""
+    span = 10**77 - 10**75
+    first, second = (str(10**75 + int(hex_id(seed, "pos", market_index, k)[2:], 16) % span) for k in (0, 1))
+    return first, second
+
+
+def generate_catalog(seed: int, n_markets: int, n_events: int, v2_markets: int = 0) -> Catalog:
     """A reproducible catalog: ``n_markets`` markets spread over ``n_events`` events.
 
     Roughly a third of the events with more than one market are neg-risk; the rest of the multi-market events
-    are plain groups of binary markets. About a quarter of the markets trade on a 0.001 tick.
+    are plain groups of binary markets. About a quarter of the markets trade on a 0.001 tick. ``v2_markets``
+    of them, spread evenly, are Protocol V2 markets; every 7th v1 market carries position ids too.
     """
     rng = random.Random(f"polysim-catalog:{seed}")
     n_events = max(1, min(n_events, n_markets))
@@ -124,21 +159,21 @@ def generate_catalog(seed: int, n_markets: int, n_events: int) -> Catalog:
     events: list[SimEvent] = []
     markets: list[SimMarket] = []
     for ei, size in enumerate(sizes):
-        topic = _TOPICS[ei % len(_TOPICS)]
+        topic = TOPICS[ei % len(TOPICS)]
         neg_risk = size > 1 and rng.random() < 0.5
-        tag = _TAGS[ei % len(_TAGS)]
+        tag = TAGS[ei % len(TAGS)]
         event = SimEvent(
             index=ei, gamma_id=str(20000 + ei), slug=f"sim-event-{ei}", title=topic.format(n=ei), neg_risk=neg_risk,
-            tags=(tag, ("1", "All", "all")), neg_risk_market_id=_hex(seed, "nrm", ei) if neg_risk else "",
+            tags=(tag, ("1", "All", "all")), neg_risk_market_id=hex_id(seed, "nrm", ei) if neg_risk else "",
         )
-        fairs = _fairs(rng, size, neg_risk)
+        fairs = initial_fairs(rng, size, neg_risk)
         for k in range(size):
             mi = len(markets)
             tick = 10 if rng.random() < 0.25 else 100
             question = event.title if size == 1 else f"{event.title}: outcome {k + 1}?"
             market = SimMarket(
-                index=mi, gamma_id=str(500000 + mi), condition_id=_hex(seed, "cond", mi),
-                question_id=_hex(seed, "q", mi), question=question, slug=f"sim-market-{mi}",
+                index=mi, gamma_id=str(500000 + mi), condition_id=hex_id(seed, "cond", mi),
+                question_id=hex_id(seed, "q", mi), question=question, slug=f"sim-market-{mi}",
                 outcomes=("Yes", "No"),
                 token_ids=(str(rng.randrange(10**75, 10**77)), str(rng.randrange(10**75, 10**77))),
                 tick_units=tick, min_order_size=Decimal(5), neg_risk=neg_risk, event=event,
@@ -148,10 +183,22 @@ def generate_catalog(seed: int, n_markets: int, n_events: int) -> Catalog:
             event.markets.append(market)
             markets.append(market)
         events.append(event)
+    _assign_versions(seed, markets, v2_markets)
     return Catalog(events, markets)
 
 
-def _fairs(rng: random.Random, size: int, neg_risk: bool) -> list[float]:
+def _assign_versions(seed: int, markets: list[SimMarket], v2_markets: int) -> None:
+    # After the catalog's random draws, so adding v2 markets leaves every other id and price as it was.
+    n, k = len(markets), max(0, min(v2_markets, len(markets)))
+    v2 = {(2 * j + 1) * n // (2 * k) for j in range(k)}
+    for m in markets:
+        if m.index in v2:
+            m.version = "v2"
+        if m.index in v2 or m.index % 7 == 6:
+            m.position_ids = position_ids_for(seed, m.index)
+
+
+def initial_fairs(rng: random.Random, size: int, neg_risk: bool) -> list[float]:
     if not neg_risk:
         return [rng.uniform(0.12, 0.88) for _ in range(size)]
     weights = [rng.uniform(0.2, 1.0) for _ in range(size)]
@@ -213,8 +260,15 @@ def _market_of(raw: dict[str, Any], event: SimEvent, index: int, min_size: Decim
         archived=bool(raw.get("archived", False)), accepting_orders=bool(raw.get("acceptingOrders", True)),
         enable_order_book=bool(raw.get("enableOrderBook", True)),
         end_date=str(raw.get("endDate", "2030-12-31T12:00:00Z")), description=str(raw.get("description", "")),
-        initial_fair=min(0.95, max(0.05, fair if 0 < fair < 1 else 0.5)), extra=dict(raw),
+        initial_fair=min(0.95, max(0.05, fair if 0 < fair < 1 else 0.5)), version=str(raw.get("version") or "v1"),
+        position_ids=_str_list(raw.get("positionIds")), extra=dict(raw),
     )
+
+
+def _str_list(value: Any) -> tuple[str, ...]:
+    """A Gamma list field, sent as a JSON string (or, in some recordings, as a list)."""
+    items = json.loads(value) if isinstance(value, str) and value else value
+    return tuple(str(v) for v in items or ())
 
 
 def tick_of(market: SimMarket) -> Decimal:

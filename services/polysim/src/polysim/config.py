@@ -41,8 +41,11 @@ class SimConfig:
     max_assets_per_socket: int = 500
     ws_deflate: bool = False  # permessage-deflate on the websockets (costs server CPU per frame)
     ws_batch_max: int = 1  # >1: a backlog of market events goes out as JSON arrays of up to this many
-    fee_rate_bps: int = 0
+    fee_rate_bps: int = 0  # > 0: Gamma markets show feesEnabled and a feeSchedule with this taker rate
     min_order_size: Decimal = Decimal(5)
+    v2_markets: int = 0  # generated markets (spread out) that are Protocol V2 ("version": "v2")
+    # Legacy Gamma /markets and /events refuse a larger offset (422); small so tests meet it.
+    gamma_legacy_max_offset: int = 100
     extra: dict[str, str] = field(default_factory=dict)
 
     def events_count(self) -> int:

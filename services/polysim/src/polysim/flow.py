@@ -56,11 +56,19 @@ class RandomFlow:
         self.taker_rate = max(0.0, config.taker_rate_hz)
         self.jump_rate = max(0.0, config.jump_rate_hz)
         self.total_rate = self.lp_rate + self.taker_rate + self.jump_rate
+        self.seed = config.seed
         self.states = [_MarketState(m, config.seed, start_ms) for m in markets]
         self._heap: list[tuple[int, int]] = []
         if self.total_rate > 0:
             for i, st in enumerate(self.states):
                 heapq.heappush(self._heap, (self._next(st, start_ms), i))
+
+    def add_market(self, market: SimMarket, now_ms: int) -> None:
+        """Start moving a market created at run time (its own stream: the others' output is unchanged)."""
+        st = _MarketState(market, self.seed, now_ms)
+        self.states.append(st)
+        if self.total_rate > 0:
+            heapq.heappush(self._heap, (self._next(st, now_ms), len(self.states) - 1))
 
     def _next(self, st: _MarketState, after_ms: int) -> int:
         return after_ms + max(1, round(st.rng.expovariate(self.total_rate) * 1000))

@@ -3,6 +3,10 @@
 ``outcomes``, ``outcomePrices`` and ``clobTokenIds`` are JSON *strings* holding a list (as the real API sends
 them); numbers that Gamma sends as strings (``liquidity``, ``volume`` on markets) stay strings. A market loaded
 from a recorded catalog starts from its recorded fields and only the simulated ones are overwritten.
+
+Since 2026 markets also carry ``version`` ("v1"/"v2"), ``positionIds`` (a JSON string, on v2 and some v1
+markets) and, when fees are charged, ``feesEnabled: true`` with a ``feeSchedule``. Delisted markets are left
+out of their event (``listed_markets``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,12 @@ def _stats(market: SimMarket) -> tuple[float, float]:
     return 1000 + (seed % 99_000) / 10, 5000 + ((seed >> 20) % 2_000_000) / 10
 
 
+def market_amounts(market: SimMarket) -> tuple[Decimal, Decimal]:
+    """The market's (liquidity, volume) exactly, for filters (the JSON numbers are the same values)."""
+    seed = int(market.condition_id[2:18], 16)
+    return Decimal(1000) + Decimal(seed % 99_000) / 10, Decimal(5000) + Decimal((seed >> 20) % 2_000_000) / 10
+
+
 def _best(book: MarketBook | None) -> tuple[Any, Any, Any, Any]:
     if book is None:
         return None, None, None, 0
@@ -37,9 +47,22 @@ def _best(book: MarketBook | None) -> tuple[Any, Any, Any, Any]:
             number(units_decimal(ask)) if ask is not None else None, spread, ltp)
 
 
+def listed_markets(event: SimEvent) -> list[SimMarket]:
+    """The event's markets that Gamma still knows (not delisted)."""
+    return [m for m in event.markets if not m.delisted]
+
+
+def fee_schedule(fee_rate_bps: int) -> dict[str, Any] | None:
+    """The venue's ``feeSchedule`` for a taker rate in basis points (None: no fees)."""
+    if fee_rate_bps <= 0:
+        return None
+    rate = format((Decimal(fee_rate_bps) / 10_000).normalize(), "f")
+    return {"exponent": 1, "rate": rate, "takerOnly": True, "rebateRate": "0.25"}
+
+
 def event_summary(event: SimEvent) -> dict[str, Any]:
     """The event object without markets (nested in ``/markets`` items and the base of ``/events`` items)."""
-    markets = event.markets
+    markets = listed_markets(event)
     liquidity = sum(_stats(m)[0] for m in markets)
     volume = sum(_stats(m)[1] for m in markets)
     closed = event.closed or (bool(markets) and all(m.closed for m in markets))
@@ -63,10 +86,13 @@ def gamma_tags(event: SimEvent) -> list[dict[str, Any]]:
              "updatedAt": _CREATED, "requiresTranslation": False} for tid, label, slug in event.tags]
 
 
-def gamma_event(event: SimEvent, books: dict[str, MarketBook]) -> dict[str, Any]:
-    """An ``/events`` item with its nested markets and tags."""
+def gamma_event(event: SimEvent, books: dict[str, MarketBook], markets: list[SimMarket] | None = None,
+                fee_rate_bps: int = 0) -> dict[str, Any]:
+    """An ``/events`` item with its nested markets (``markets``: those a filter kept; default all listed)."""
     body = event_summary(event)
-    body["markets"] = [gamma_market(m, books.get(m.condition_id), nested=True) for m in event.markets]
+    nested = listed_markets(event) if markets is None else markets
+    body["markets"] = [gamma_market(m, books.get(m.condition_id), nested=True, fee_rate_bps=fee_rate_bps)
+                       for m in nested]
     body["tags"] = gamma_tags(event)
     body.update({"cyom": False, "showAllOutcomes": True, "showMarketImages": True, "enableNegRisk": event.neg_risk,
                  "automaticallyActive": True, "negRiskAugmented": False, "pendingDeployment": False,
@@ -74,7 +100,8 @@ def gamma_event(event: SimEvent, books: dict[str, MarketBook]) -> dict[str, Any]
     return body
 
 
-def gamma_market(market: SimMarket, book: MarketBook | None, nested: bool = False) -> dict[str, Any]:
+def gamma_market(market: SimMarket, book: MarketBook | None, nested: bool = False,
+                 fee_rate_bps: int = 0) -> dict[str, Any]:
     """A ``/markets`` item (``nested``: as inside an event, without the ``events`` back-reference)."""
     liquidity, volume = _stats(market)
     p0, p1 = token_price(market, book, 0), token_price(market, book, 1)
@@ -100,7 +127,12 @@ def gamma_market(market: SimMarket, book: MarketBook | None, nested: bool = Fals
         "volumeNum": volume, "liquidityNum": liquidity, "endDateIso": market.end_date[:10],
         "startDateIso": market.start_date[:10], "hasReviewedDates": True, "volume24hr": round(volume / 50, 6),
         "volume1wk": round(volume / 10, 6), "volume1mo": round(volume / 3, 6), "volume1yr": volume,
-        "clobTokenIds": json.dumps(list(market.token_ids)), "volumeClob": volume, "liquidityClob": liquidity,
+        "clobTokenIds": json.dumps(list(market.token_ids)), "version": market.version,
+    })
+    if market.position_ids:
+        body["positionIds"] = json.dumps(list(market.position_ids))
+    body.update({
+        "volumeClob": volume, "liquidityClob": liquidity,
         "makerBaseFee": 0, "takerBaseFee": 0, "acceptingOrders": market.accepting_orders,
         "negRisk": market.neg_risk,
     })
@@ -120,8 +152,12 @@ def gamma_market(market: SimMarket, book: MarketBook | None, nested: bool = Fals
         "bestAsk": best_ask if best_ask is not None else 1, "automaticallyActive": True, "clearBookOnStart": True,
         "showGmpSeries": False, "showGmpOutcome": False, "manualActivation": False, "negRiskOther": False,
         "umaResolutionStatuses": "[]", "pendingDeployment": False, "deploying": False, "rfqEnabled": False,
-        "holdingRewardsEnabled": False, "feesEnabled": False, "requiresTranslation": False,
+        "holdingRewardsEnabled": False, "feesEnabled": fee_rate_bps > 0,
     })
+    schedule = fee_schedule(fee_rate_bps)
+    if schedule is not None:
+        body["feeSchedule"] = schedule
+    body["requiresTranslation"] = False
     return body
 
 

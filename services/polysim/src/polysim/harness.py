@@ -9,6 +9,7 @@
         sim.drop_market_sockets(); sim.change_tick_size(token, "0.001")
         sim.patch_market(sim.condition_ids()[0], closed=True)
         sim.fund(api_key, usdc="500", positions={token: "100"})
+        event = sim.add_event(3, neg_risk=True); sim.delist(cid); sim.gamma_cursor_stuck(True)
 
 ``running_sim`` serves on 127.0.0.1 with an OS-chosen port inside the current event loop and starts in well
 under a second. ``SimProcess`` runs ``python -m polysim`` and waits for ``GET /time``.
@@ -33,10 +34,12 @@ import httpx
 
 from polysim.admin_api import apply_faults
 from polysim.app import build_app
+from polysim.catalog import SimEvent
 from polysim.clob_wire import book_json
 from polysim.config import SimConfig
 from polysim.context import SimContext, build_context
 from polysim.engine import Engine
+from polysim.gamma_admin import add_event, delist
 from polysim.market_admin import patch_market
 from polysim.server import QuietServer, start, stop, uvicorn_config
 
@@ -127,6 +130,18 @@ class RunningSim(SimUrls):
     def corrupt_next_hash(self, asset_id: str) -> None:
         """The asset's next hash (``price_change`` entry or ``book``) is wrong."""
         apply_faults(self.ctx, {"corrupt_next_hash": [asset_id]})
+
+    def add_event(self, n_markets: int, neg_risk: bool = False, version: str = "v1") -> SimEvent:
+        """List a new event of new markets (as ``POST /_sim/gamma/events``)."""
+        return add_event(self.ctx, n_markets, neg_risk, version)
+
+    def delist(self, condition_id: str) -> None:
+        """Gamma forgets the market (as ``DELETE /_sim/markets/{condition_id}``)."""
+        delist(self.ctx, condition_id)
+
+    def gamma_cursor_stuck(self, stuck: bool = True) -> None:
+        """Keyset listings ignore ``after_cursor`` while on."""
+        apply_faults(self.ctx, {"gamma_cursor_stuck": stuck})
 
     def clear_faults(self) -> None:
         apply_faults(self.ctx, {"clear": True})

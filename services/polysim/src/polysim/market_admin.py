@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from polysim.book import Entry, Side
+from polysim.catalog import position_ids_for
 from polysim.units import price_units
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ _FIELDS = {
     "acceptingOrders": "accepting_orders", "accepting_orders": "accepting_orders",
     "enableOrderBook": "enable_order_book", "enable_order_book": "enable_order_book",
     "endDate": "end_date", "end_date_iso": "end_date", "description": "description", "slug": "slug",
-    "negRisk": "neg_risk", "neg_risk": "neg_risk",
+    "negRisk": "neg_risk", "neg_risk": "neg_risk", "version": "version",
     "orderMinSize": "min_order_size", "minimum_order_size": "min_order_size", "min_order_size": "min_order_size",
 }
 _TICK_FIELDS = ("orderPriceMinTickSize", "minimum_tick_size", "tick_size")
@@ -47,6 +48,11 @@ def patch_market(engine: Engine, condition_id: str, patch: dict[str, Any], ts: i
         attr = _FIELDS[key]
         if attr == "min_order_size":
             value = Decimal(str(value))
+        elif attr == "version":
+            if value not in ("v1", "v2"):
+                raise PatchError("version must be v1 or v2")
+            if value == "v2" and not market.position_ids:  # a v2 market always has its position ids
+                market.position_ids = position_ids_for(engine.config.seed, market.index)
         elif isinstance(getattr(market, attr), bool):
             if not isinstance(value, bool):
                 raise PatchError(f"{key} must be true or false")

@@ -1,8 +1,10 @@
-"""Injectable market-channel faults (what a resilient ingestor must survive).
+"""Injectable market-side faults (what a resilient ingestor or markets sync must survive).
 
 * ``drop_next_delta``: assets whose next ``price_change`` entry is withheld although the book changed.
 * ``corrupt_next_hash``: assets whose next emitted hash (``price_change`` entry or ``book``) is wrong.
 * ``silent_until_ms``: until then (sim clock) no market data is pushed, but ``PING`` still gets ``PONG``.
+* ``gamma_cursor_stuck``: Gamma's keyset listings ignore ``after_cursor`` and serve page 1 again with the same
+  ``next_cursor`` (publicly reported in April 2026): a client must notice it is going round in circles.
 * dropping every socket is an action of the hub (``MarketHub.drop_all``), not a state.
 """
 
@@ -17,6 +19,7 @@ class MarketFaults:
     drop_next_delta: set[str] = field(default_factory=set)
     corrupt_next_hash: set[str] = field(default_factory=set)
     silent_until_ms: int = 0
+    gamma_cursor_stuck: bool = False
 
     def take_drop(self, asset_id: str) -> bool:
         """Whether to withhold this asset's delta (consumes the fault)."""
@@ -39,3 +42,4 @@ class MarketFaults:
         self.drop_next_delta.clear()
         self.corrupt_next_hash.clear()
         self.silent_until_ms = 0
+        self.gamma_cursor_stuck = False

@@ -26,6 +26,7 @@ class RateRule:
     window_s: float
     method: str | None = None  # None = any method
     match: Literal["exact", "prefix"] = "exact"
+    also: tuple[str, ...] = ()  # more exact paths sharing this rule's counter
 
     def applies(self, method: str, path: str) -> bool:
         """Whether this rule counts a request."""
@@ -33,7 +34,7 @@ class RateRule:
             return False
         if self.match == "prefix":
             return path.startswith(self.path)
-        return path == self.path
+        return path == self.path or path in self.also
 
 
 def default_rules() -> list[RateRule]:
@@ -63,8 +64,9 @@ def default_rules() -> list[RateRule]:
         RateRule("post-orders-burst", "/orders", 1_000, ten, method="POST"),
         RateRule("post-orders-sustained", "/orders", 15_000, 600.0, method="POST"),
         RateRule("gamma-general", "/gamma/", 4_000, ten, match="prefix"),
-        RateRule("gamma-events", "/gamma/events", 500, ten),
-        RateRule("gamma-markets", "/gamma/markets", 300, ten),
+        # The keyset listings replace the legacy ones and count against the same limits.
+        RateRule("gamma-events", "/gamma/events", 500, ten, also=("/gamma/events/keyset",)),
+        RateRule("gamma-markets", "/gamma/markets", 300, ten, also=("/gamma/markets/keyset",)),
         RateRule("gamma-public-search", "/gamma/public-search", 350, ten),
     ]
     # The CLOB "general" row covers everything that is not Gamma; express it as a prefix rule per route family

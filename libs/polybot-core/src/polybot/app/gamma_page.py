@@ -1,4 +1,5 @@
-"""One page of a Gamma listing, parsed item by item, and the counts a refresh reports.
+"""One page of a Gamma listing, parsed item by item, the spool a listing is read into, and the counts a
+refresh reports.
 
 A malformed item is skipped with a logged reason and counted in ``skipped_invalid``; it never aborts its
 page. The condition id of a skipped market is still remembered (when it has one), so that a market which
@@ -8,7 +9,10 @@ merely failed to parse is not mistaken for one that disappeared.
 from __future__ import annotations
 
 import logging
+import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from types import TracebackType
 from typing import Any
 
 import orjson
@@ -113,3 +117,31 @@ def parse_markets_page(items: list[Any]) -> PageItems:
     for raw in items:
         _add_market(page, raw, None, None)
     return page
+
+
+class ListingSpool:
+    """The pages of one listing, kept until the walk has ended: in memory, on disk past ``max_memory_bytes``.
+
+    A whole listing of today's venue (tens of thousands of markets, kilobytes each) is too much to hold as
+    Python objects, but it must be read to its end before any of it is written.
+    """
+
+    def __init__(self, max_memory_bytes: int = 64 * 1024 * 1024) -> None:
+        self._file = tempfile.SpooledTemporaryFile(max_size=max_memory_bytes)  # noqa: SIM115 (closed by __exit__)
+        self.pages = 0
+
+    def add(self, items: list[Any]) -> None:
+        self._file.write(orjson.dumps(items) + b"\n")
+        self.pages += 1
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        self._file.seek(0)
+        for line in self._file:
+            yield orjson.loads(line)
+
+    def __enter__(self) -> ListingSpool:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._file.close()

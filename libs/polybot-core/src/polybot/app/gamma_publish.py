@@ -18,7 +18,7 @@ import asyncpg
 
 from polybot.bus import subjects
 from polybot.bus.client import Bus, Outgoing
-from polybot.bus.messages import MarketInfo, OutcomeToken
+from polybot.bus.messages import FeeScheduleInfo, MarketInfo, OutcomeToken
 from polybot.domain.market_records import MarketRecord
 from polybot.store import gamma_repo
 
@@ -41,6 +41,7 @@ class PendingInfo:
 def market_info(p: PendingInfo, ts_ms: int) -> MarketInfo:
     """The bus message for one market."""
     m = p.record
+    fees = m.fee_schedule
     return MarketInfo(
         condition_id=m.condition_id,
         question=m.question,
@@ -60,6 +61,11 @@ def market_info(p: PendingInfo, ts_ms: int) -> MarketInfo:
         ts_ms=ts_ms,
         missing=p.missing,
         info_hash=p.info_hash,
+        version=m.version,
+        fees_enabled=m.fees_enabled,
+        fee_schedule=None if fees is None else FeeScheduleInfo(exponent=fees.exponent, rate=fees.rate,
+                                                               taker_only=fees.taker_only,
+                                                               rebate_rate=fees.rebate_rate),
     )
 
 

@@ -1,14 +1,17 @@
 """The Gamma refresh pipeline: fetch → parse → select → enrich from the CLOB → upsert → publish.
 
-A *full* refresh pages through every open event (``closed=false`` given explicitly) with its markets, then
-explains every market stored as open that the listing no longer shows: Gamma is asked for those condition
-ids (closed and open), what it still knows is updated (typically: now closed), the rest is marked
-``missing_since``. Nothing is ever deleted.
+A *full* refresh walks Gamma's keyset listing of every open event (``closed=false`` given explicitly, v1 and
+v2 markets asked for) with its markets, then explains every market stored as open that the listing no
+longer shows: Gamma is asked for those condition ids (open, then closed), what it still knows is updated
+(typically: now closed), the rest is marked ``missing_since``. Nothing is ever deleted.
 
 An *incremental* refresh looks only at the newest events (until a page holds nothing new) and re-reads the
 markets selected for making, so new markets and changes that matter to the quoter arrive within a minute.
 
-Each page is written in one transaction, so a crash never leaves half a page. Only markets whose Gamma
+A listing is read to its end before anything of it is written: a walk that fails (its cursor does not
+advance, the venue stops answering) fails the refresh with nothing written, never with a half-listed
+market set whose unseen markets would then look gone. Then each page is written in one transaction, so a
+crash never leaves half a page. Only markets whose Gamma
 content or selection changed (and the selected ones) are looked up on the CLOB, whose order parameters win
 over Gamma's; an unchanged market costs one hash comparison. See ``gamma_publish`` for the bus side.
 """
@@ -19,14 +22,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import asyncpg
 import orjson
 
-from polybot.app.gamma_page import PageItems, RefreshCounts, parse_events_page, parse_markets_page
+from polybot.app.gamma_page import ListingSpool, PageItems, RefreshCounts, parse_events_page, parse_markets_page
 from polybot.app.gamma_publish import PendingInfo, publish_infos, republish_unacknowledged
 from polybot.bus.client import Bus
 from polybot.domain.market_records import MarketRecord, OrderParams, market_info_digest
@@ -34,7 +37,7 @@ from polybot.domain.market_selection import SelectionRules, select_for_making
 from polybot.runtime import clock
 from polybot.runtime.settings import GammaSettings
 from polybot.store import gamma_repo
-from polybot.venue.gamma_client import GammaClient, GammaClientConfig, GammaError, JsonPage
+from polybot.venue.gamma_client import GammaClient, GammaClientConfig, GammaError, Listing
 from polybot.venue.gamma_schemas import ClobMarket, InvalidItem, parse_clob_market
 
 log = logging.getLogger(__name__)
@@ -57,7 +60,7 @@ def client_config(settings: GammaSettings) -> GammaClientConfig:
         max_retries=settings.max_retries, backoff_base_s=settings.backoff_base_s,
         backoff_max_s=settings.backoff_max_s, events_limit_per_10s=settings.events_limit_per_10s,
         markets_limit_per_10s=settings.markets_limit_per_10s, clob_limit_per_10s=settings.clob_limit_per_10s,
-        clob_lanes=settings.clob_concurrency,
+        clob_lanes=settings.clob_concurrency, max_listing_pages=settings.max_listing_pages,
     )
 
 
@@ -86,12 +89,13 @@ class GammaRefresher:
         run = _Run(RefreshCounts("full"))
         started = time.monotonic()
         s = self.settings
-        # oldest first: events created during the refresh land on later pages instead of shifting offsets
-        pages = self.client.iter_events(page_size=s.events_page_size, closed=False, active=True,
-                                        order="id", ascending=True)
-        async with contextlib.aclosing(_prefetch(pages)) as stream:
-            async for page in stream:
-                await self._apply(run, parse_events_page(page.items))
+        # oldest first: events created during the walk sort after the cursor, so they are listed, once
+        listing = Listing(closed=False, active=True, order="id", ascending=True, versions=s.versions)
+        with ListingSpool() as spool:
+            async for page in self.client.iter_events(listing, page_size=s.events_page_size):
+                spool.add(page.items)
+            for items in spool:
+                await self._apply(run, parse_events_page(items))
         await self._explain_unlisted(run)
         run.counts.published += await republish_unacknowledged(self.bus, self.pool, self.now_ms())
         run.counts.duration_s = time.monotonic() - started
@@ -102,18 +106,19 @@ class GammaRefresher:
         run = _Run(RefreshCounts("incremental"))
         started = time.monotonic()
         s = self.settings
-        pages = 0
-        newest_first = self.client.iter_events(page_size=s.events_page_size, closed=False, active=True,
-                                               order="id", ascending=False)
+        listing = Listing(closed=False, active=True, order="id", ascending=False, versions=s.versions)
+        pages: list[PageItems] = []
+        newest_first = self.client.iter_events(listing, page_size=s.events_page_size)
         async with contextlib.aclosing(newest_first) as stream:
             async for page in stream:
                 items = parse_events_page(page.items)
+                pages.append(items)
                 async with self.pool.acquire() as conn:
                     known = await gamma_repo.known_event_ids(conn, [e.record.event_id for e in items.events])
-                await self._apply(run, items)
-                pages += 1
-                if pages >= s.incremental_max_pages or all(e.record.event_id in known for e in items.events):
+                if len(pages) >= s.incremental_max_pages or all(e.record.event_id in known for e in items.events):
                     break
+        for items in pages:
+            await self._apply(run, items)
         async with self.pool.acquire() as conn:
             selected = [c for c in await gamma_repo.selected_condition_ids(conn) if c not in run.seen]
         await self._refetch(run, selected)
@@ -208,17 +213,21 @@ class GammaRefresher:
 
     # --- markets the listing did not show --------------------------------------------------------------------
     async def _refetch(self, run: _Run, condition_ids: list[str]) -> list[str]:
-        """Read ``condition_ids`` from Gamma's ``/markets`` (open, then closed); return those it lacks."""
+        """Read ``condition_ids`` from Gamma (open, then closed); return those it lacks.
+
+        Both look-ups finish before anything is written, so a failed one leaves no half-explained set."""
         per = self.settings.condition_ids_per_request
-        left = list(condition_ids)
-        for closed in (False, True):
-            if not left:
-                break
-            found = await self.client.markets_by_condition_ids(left, closed=closed, batch=per)
+        versions = self.settings.versions
+        found_open = await self.client.markets_by_condition_ids(condition_ids, closed=False, versions=versions,
+                                                                batch=per) if condition_ids else []
+        listed = {m.get("conditionId") for m in found_open if isinstance(m, dict)}
+        left = [c for c in condition_ids if c not in listed]
+        found_closed = await self.client.markets_by_condition_ids(left, closed=True, versions=versions,
+                                                                  batch=per) if left else []
+        for found in (found_open, found_closed):
             if found:
                 await self._apply(run, parse_markets_page(found))
-            left = [c for c in left if c not in run.seen]
-        return left
+        return [c for c in condition_ids if c not in run.seen]
 
     async def _explain_unlisted(self, run: _Run) -> None:
         async with self.pool.acquire() as conn:
@@ -244,30 +253,3 @@ def _merge(gamma: OrderParams, clob: ClobMarket) -> OrderParams:
         clob.minimum_order_size if clob.minimum_order_size is not None else gamma.min_order_size,
         clob.neg_risk if clob.neg_risk is not None else gamma.neg_risk,
     )
-
-
-async def _prefetch(pages: AsyncIterator[JsonPage], depth: int = 2) -> AsyncGenerator[JsonPage, None]:
-    """Fetch the next pages while the current one is being written."""
-    queue: asyncio.Queue[JsonPage | BaseException | None] = asyncio.Queue(maxsize=depth)
-
-    async def produce() -> None:
-        try:
-            async for page in pages:
-                await queue.put(page)
-            await queue.put(None)
-        except Exception as exc:
-            await queue.put(exc)
-
-    task = asyncio.create_task(produce())
-    try:
-        while True:
-            item = await queue.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -89,6 +89,17 @@ class OutcomeToken(BaseModel):
     index: int
 
 
+class FeeScheduleInfo(BaseModel):
+    """A market's fee schedule as Gamma gives it (``feeSchedule``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    exponent: Decimal
+    rate: Decimal
+    taker_only: bool
+    rebate_rate: Decimal
+
+
 class MarketInfo(_Msg):
     type: Literal["gamma.market"] = "gamma.market"
     condition_id: str
@@ -107,7 +118,10 @@ class MarketInfo(_Msg):
     selected_for_making: bool = False
     ts_ms: int
     missing: bool = False  # no longer listed by Gamma (the row is kept, marked missing_since)
-    info_hash: str | None = None  # digest of the fields above except ts_ms; equal digests mean no change
+    info_hash: str | None = None  # digest of the other fields except ts_ms; equal digests mean no change
+    version: str = "v1"  # Gamma's protocol version: "v1" CTF markets, "v2" Protocol V2 (not made yet)
+    fees_enabled: bool | None = None
+    fee_schedule: FeeScheduleInfo | None = None
 
 
 # --- quoting and execution ---------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from polybot.runtime.infra import resolve_infra
 from polybot.runtime.settings import GammaSettings, load_settings
 from polybot.store.migrate import apply_migrations
 from polybot.store.pool import create_pool
-from polybot.venue.gamma_client import GammaClient, GammaError
+from polybot.venue.gamma_client import GammaClient, GammaError, Listing
 
 
 def register(sub: Any) -> None:
@@ -56,7 +56,7 @@ async def _probe_gamma(settings: GammaSettings) -> None:
     quick = dataclasses.replace(client_config(settings), max_retries=1, timeout_s=5.0)
     try:
         async with GammaClient(quick) as client:
-            await client.events_page(offset=0, limit=1, closed=False)
+            await client.keyset_page("events", Listing(closed=False), limit=1)
     except GammaError as exc:
         raise CliError(f"cannot reach Gamma at {settings.gamma_url}: {exc}") from exc
 

@@ -63,6 +63,22 @@ class OrderParams:
 
 
 @dataclass(frozen=True, slots=True)
+class FeeSchedule:
+    """Gamma's ``feeSchedule``, the fee source since 2026-03-31: rate × (p(1−p))^exponent per share."""
+
+    exponent: Decimal
+    rate: Decimal
+    taker_only: bool
+    rebate_rate: Decimal
+
+    def digest_parts(self) -> list[object]:
+        return [_dec(self.exponent), _dec(self.rate), self.taker_only, _dec(self.rebate_rate)]
+
+
+V1 = "v1"  # CTF markets; "v2" are Protocol V2 markets (position ids, signed for another exchange)
+
+
+@dataclass(frozen=True, slots=True)
 class EventRecord:
     event_id: str
     slug: str | None
@@ -105,6 +121,8 @@ class MarketRecord:
     rewards_daily_rate: Decimal | None
     outcomes: tuple[OutcomeRecord, ...]
     tag_ids: tuple[str, ...] = ()
+    version: str = V1  # Gamma's ``version``; absent on a market means the venue's default, v1
+    fee_schedule: FeeSchedule | None = None
 
     @property
     def rewards_eligible(self) -> bool:
@@ -126,7 +144,8 @@ class MarketRecord:
                 _dec(self.liquidity), _dec(self.volume),
                 _dec(self.rewards_min_size), _dec(self.rewards_max_spread), _dec(self.rewards_daily_rate),
                 [[o.token_id, o.outcome, o.outcome_index] for o in self.outcomes],
-                sorted(self.tag_ids),
+                sorted(self.tag_ids), self.version,
+                self.fee_schedule.digest_parts() if self.fee_schedule is not None else None,
             ]
         )
 
@@ -139,6 +158,7 @@ def market_info_digest(market: MarketRecord, *, selected_for_making: bool, missi
             [[o.token_id, o.outcome, o.outcome_index] for o in market.outcomes],
             _dec(market.order.tick_size), _dec(market.order.min_order_size), market.order.neg_risk,
             market.active, market.closed, market.accepting_orders, market.enable_order_book,
-            _iso(market.end_date), selected_for_making, missing,
+            _iso(market.end_date), selected_for_making, missing, market.version, market.fees_enabled,
+            market.fee_schedule.digest_parts() if market.fee_schedule is not None else None,
         ]
     )

@@ -1,7 +1,9 @@
 """Which markets Polybot makes markets in: a pure rule set over a market record and the time.
 
-A market must first be *makeable*: active, not closed, order book enabled, at least two outcome tokens and
-(unless disabled) accepting orders. A makeable market is then selected when
+A market must first be *makeable*: of a protocol version the executor signs for (``SUPPORTED_VERSIONS``:
+v1 CTF markets; v2 Protocol V2 markets are not, until the executor supports them), active, not closed, order
+book enabled, at least two outcome tokens and (unless disabled) accepting orders. A makeable market is
+then selected when
 
 - it is listed explicitly (by condition id or slug), regardless of the filters below; or
 - ``auto`` is on and it passes every configured filter: one of ``tag_ids`` (market or event tags),
@@ -18,7 +20,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from polybot.domain.market_records import MarketRecord
+from polybot.domain.market_records import V1, MarketRecord
+
+SUPPORTED_VERSIONS = frozenset({V1})
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -52,6 +56,8 @@ def _end_ms(market: MarketRecord) -> int | None:
 
 
 def _unmakeable(market: MarketRecord, rules: SelectionRules) -> str | None:
+    if market.version not in SUPPORTED_VERSIONS:
+        return f"protocol version {market.version} is not supported by the executor yet"
     if market.closed:
         return "closed"
     if not market.active:

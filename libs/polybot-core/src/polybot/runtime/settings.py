@@ -108,9 +108,14 @@ class GammaSettings(_Section):
     clob_url: str = "http://127.0.0.1:8080"
     full_refresh_interval_s: float = 600.0
     incremental_interval_s: float = 60.0  # 0 disables the incremental refresh
-    events_page_size: int = Field(default=100, ge=1, le=500)
+    events_page_size: int = Field(default=100, ge=1, le=100)  # keyset pages hold at most 100
     incremental_max_pages: int = Field(default=5, ge=1)
-    condition_ids_per_request: int = Field(default=50, ge=1, le=100)  # Gamma answers 414 above ~8 KB of URL
+    max_listing_pages: int = Field(default=10_000, ge=1)  # a keyset walk longer than this is refused
+    # Gamma takes at most 100 condition ids a request, and answers 414 above ~8 KB of URL (100 ids ≈ 7 KB)
+    condition_ids_per_request: int = Field(default=100, ge=1, le=100)
+    # Protocol versions listed: without ``version`` Gamma lists only v1 markets, and v2 ones must be stored
+    # (not selected) too, so that the selection can say why they are not made.
+    versions: tuple[Literal["v1", "v2"], ...] = ("v1", "v2")
     request_timeout_s: float = 10.0
     max_retries: int = Field(default=5, ge=0)
     backoff_base_s: float = 0.2

@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, TypeAlias
 
-from polybot.domain.market_records import EventRecord, MarketRecord, OrderParams, OutcomeRecord
+import orjson
+
+from polybot.domain.market_records import EventRecord, FeeSchedule, MarketRecord, OrderParams, OutcomeRecord
 
 if TYPE_CHECKING:
     import asyncpg
@@ -67,12 +70,12 @@ _MARKET_COLUMNS = (
     "condition_id, gamma_id, event_id, question, slug, end_date, active, closed, accepting_orders, "
     "enable_order_book, tick_size, min_order_size, neg_risk, order_params_source, maker_base_fee, taker_base_fee, "
     "fees_enabled, liquidity, volume, rewards_min_size, rewards_max_spread, rewards_daily_rate, tag_ids, raw, "
-    "selected_for_making, selection_reason, content_hash, info_hash"
+    "selected_for_making, selection_reason, content_hash, info_hash, version, fee_schedule"
 )
 _UPSERT_MARKET = f"""
 INSERT INTO markets ({_MARKET_COLUMNS})
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
-        $24::text::jsonb, $25, $26, $27, $28)
+        $24::text::jsonb, $25, $26, $27, $28, $29, $30::text::jsonb)
 ON CONFLICT (condition_id) DO UPDATE SET
     {", ".join(f"{c} = EXCLUDED.{c}" for c in _MARKET_COLUMNS.split(", ")[1:])},
     updated_at = now(), missing_since = NULL
@@ -94,8 +97,23 @@ def _market_args(w: MarketWrite) -> tuple[object, ...]:
         m.accepting_orders, m.enable_order_book, m.order.tick_size, m.order.min_order_size, m.order.neg_risk,
         w.order_params_source, m.maker_base_fee, m.taker_base_fee, m.fees_enabled, m.liquidity, m.volume,
         m.rewards_min_size, m.rewards_max_spread, m.rewards_daily_rate, list(m.tag_ids), w.raw_json,
-        w.selected_for_making, w.selection_reason, w.content_hash, w.info_hash,
+        w.selected_for_making, w.selection_reason, w.content_hash, w.info_hash, m.version,
+        _fee_schedule_json(m.fee_schedule),
     )
+
+
+def _fee_schedule_json(fees: FeeSchedule | None) -> str | None:
+    if fees is None:
+        return None
+    return orjson.dumps({"exponent": str(fees.exponent), "rate": str(fees.rate), "takerOnly": fees.taker_only,
+                         "rebateRate": str(fees.rebate_rate)}).decode()
+
+
+def _fee_schedule(d: dict[str, str] | None) -> FeeSchedule | None:
+    """The stored fee schedule (the pool's codec has already decoded the jsonb)."""
+    if d is None:
+        return None
+    return FeeSchedule(Decimal(d["exponent"]), Decimal(d["rate"]), bool(d["takerOnly"]), Decimal(d["rebateRate"]))
 
 
 async def upsert_events(conn: Conn, events: Sequence[EventWrite]) -> None:
@@ -157,6 +175,7 @@ async def load_records(conn: Conn, condition_ids: Collection[str]) -> dict[str, 
             liquidity=r["liquidity"], volume=r["volume"], rewards_min_size=r["rewards_min_size"],
             rewards_max_spread=r["rewards_max_spread"], rewards_daily_rate=r["rewards_daily_rate"],
             outcomes=tuple(by_market.get(r["condition_id"], ())), tag_ids=tuple(r["tag_ids"]),
+            version=r["version"], fee_schedule=_fee_schedule(r["fee_schedule"]),
         )
         for r in rows
     }

@@ -11,7 +11,12 @@ endpoint (Gamma ``/markets`` 300 / 10 s, ``/events`` 500 / 10 s, CLOB general 9,
 never provokes Cloudflare throttling by itself. 429 and 5xx answers and transport errors are retried with
 exponential backoff and jitter (honouring ``Retry-After``).
 
-Gamma applies ``closed=false`` when ``closed`` is not given, so callers always pass ``closed`` explicitly.
+Listings use Gamma's keyset endpoints (``/events/keyset``, ``/markets/keyset``; the offset listings were
+sunset on 2026-05-01 and refuse deep offsets): see ``gamma_keyset`` for the page format and the check that
+a walk advances. Gamma applies ``closed=false`` when ``closed`` is not given, so callers always pass
+``closed`` explicitly. ``Deprecation``, ``Sunset`` and ``Warning`` headers on any answer are logged (once
+per endpoint and value) and reported to ``on_notice``, so the venue's next change shows in our logs and
+metrics before it breaks us.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +35,16 @@ import orjson
 
 from polybot.domain.ratelimit import TokenBucket
 from polybot.domain.retry import backoff_delay_s, is_retryable_status
-from polybot.venue.http_headers import retry_after_s
+from polybot.venue.gamma_keyset import (
+    MAX_IDS,
+    MAX_PAGE,
+    KeysetError,
+    KeysetPage,
+    KeysetWalk,
+    StuckListing,
+    parse_keyset_page,
+)
+from polybot.venue.http_headers import deprecation_notices, retry_after_s
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +67,17 @@ class GammaResponseError(GammaError):
         self.status = status
 
 
+class GammaPaginationError(GammaResponseError):
+    """A keyset listing cannot be followed to its end (its cursor does not advance, or a page is malformed)."""
+
+
+NoticeSink = Callable[[str, str], None]  # (endpoint, header) for each deprecation notice received
+
+
+def _ignore_notice(endpoint: str, header: str) -> None:
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class GammaClientConfig:
     gamma_url: str
@@ -65,6 +90,7 @@ class GammaClientConfig:
     markets_limit_per_10s: int = 300
     clob_limit_per_10s: int = 9_000
     clob_lanes: int = 8  # CLOB look-ups in flight, each on its own keep-alive connection
+    max_listing_pages: int = 10_000  # a walk longer than this is a venue that never ends it
 
 
 class Throttle:
@@ -85,26 +111,49 @@ class Throttle:
 
 @dataclass(frozen=True, slots=True)
 class JsonPage:
-    """One page of a listing: the JSON objects as the venue sent them."""
+    """One page of a listing: the JSON objects as the venue sent them, and where it stands in the walk."""
 
-    offset: int
+    index: int  # 0 for the first page
     items: list[Any]
 
 
-def _check_progress(path: str, items: list[Any], previous: object) -> object:
-    """The first item of a page; a page starting like the one before means the venue ignores ``offset``."""
-    first = items[0].get("id") if isinstance(items[0], dict) else items[0]
-    if previous is not None and first == previous:
-        raise GammaResponseError(f"GET {path}: pagination does not advance (offset ignored?)")
-    return first
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """The filters of one keyset listing (Gamma applies ``closed=false`` when ``closed`` is not sent)."""
+
+    closed: bool
+    active: bool | None = None
+    order: str | None = None
+    ascending: bool | None = None
+    versions: tuple[str, ...] = ()  # none: the venue's default (v1 markets only)
+    condition_ids: tuple[str, ...] = ()
+
+    def params(self) -> list[tuple[str, str]]:
+        params = [("closed", _flag(self.closed))]
+        if self.active is not None:
+            params.append(("active", _flag(self.active)))
+        if self.order is not None:
+            params.append(("order", self.order))
+        if self.ascending is not None:
+            params.append(("ascending", _flag(self.ascending)))
+        params.extend(("version", v) for v in self.versions)
+        params.extend(("condition_ids", cid) for cid in self.condition_ids)
+        return params
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
 
 
 class GammaClient:
-    """Gamma listings (``/events``, ``/markets``) with offset pagination, and CLOB ``/markets/{id}``."""
+    """Gamma keyset listings (``/events/keyset``, ``/markets/keyset``) and the CLOB's ``/markets/{id}``."""
 
-    def __init__(self, config: GammaClientConfig, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, config: GammaClientConfig, *, transport: httpx.AsyncBaseTransport | None = None,
+                 on_notice: NoticeSink = _ignore_notice) -> None:
         self.config = config
         self._transport = transport
+        self._on_notice = on_notice
+        self.notices: dict[tuple[str, str, str], int] = {}  # (endpoint, header, value) → times seen
         self._tls = ssl.create_default_context()  # loaded once, shared by every connection pool below
         self._http = self._new_http(4)
         # One single-connection client per lane: httpcore's pool scans every waiting request on each
@@ -142,8 +191,19 @@ class GammaClient:
             return min(after, self.config.backoff_max_s)
         return backoff_delay_s(attempt + 1, self.config.backoff_base_s, self.config.backoff_max_s, random.random())
 
+    def _notice(self, endpoint: str, headers: httpx.Headers) -> None:
+        for header, value in deprecation_notices(headers):
+            key = (endpoint, header, value)
+            seen = self.notices.get(key, 0)
+            self.notices[key] = seen + 1
+            if seen == 0:  # once per distinct notice: every page of every refresh carries it
+                log.warning("the venue announces a deprecation",
+                            extra={"endpoint": endpoint, "header": header, "value": value})
+            self._on_notice(endpoint, header)
+
     async def _get(self, bucket: str, url: str, params: Sequence[tuple[str, str]] = (),
-                   *, allow_404: bool = False, http: httpx.AsyncClient | None = None) -> Any:
+                   *, allow_404: bool = False, http: httpx.AsyncClient | None = None,
+                   endpoint: str = "") -> Any:
         """GET ``url`` and decode its JSON, retrying what is retryable; ``None`` on an allowed 404."""
         attempt = 0
         while True:
@@ -155,6 +215,7 @@ class GammaClient:
             except httpx.TransportError as exc:  # connect errors and timeouts alike
                 problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             else:
+                self._notice(endpoint or url, resp.headers)
                 if resp.status_code == 200:
                     try:
                         return orjson.loads(resp.content)
@@ -176,73 +237,55 @@ class GammaClient:
             attempt += 1
             await asyncio.sleep(delay)
 
-    async def _list(self, bucket: str, path: str, params: list[tuple[str, str]]) -> list[Any]:
-        body = await self._get(bucket, f"{self.config.gamma_url.rstrip('/')}{path}", params)
-        if not isinstance(body, list):
-            raise GammaResponseError(f"GET {path}: expected a JSON list, got {type(body).__name__}")
-        return body
+    async def keyset_page(self, kind: str, listing: Listing, *, limit: int,
+                          after_cursor: str | None = None) -> KeysetPage:
+        """One page of ``GET /{kind}/keyset`` (``kind`` is ``events`` or ``markets``)."""
+        path = f"/{kind}/keyset"
+        params = [*listing.params(), ("limit", str(min(limit, MAX_PAGE)))]
+        if after_cursor is not None:
+            params.append(("after_cursor", after_cursor))
+        body = await self._get(kind, f"{self.config.gamma_url.rstrip('/')}{path}", params, endpoint=path)
+        try:
+            return parse_keyset_page(body, kind)
+        except KeysetError as exc:
+            raise GammaPaginationError(f"GET {path}: {exc}") from exc
 
-    @staticmethod
-    def _filters(closed: bool, active: bool | None, order: str | None, ascending: bool | None) -> list[tuple[str, str]]:
-        params = [("closed", "true" if closed else "false")]
-        if active is not None:
-            params.append(("active", "true" if active else "false"))
-        if order is not None:
-            params.append(("order", order))
-        if ascending is not None:
-            params.append(("ascending", "true" if ascending else "false"))
-        return params
+    async def iter_listing(self, kind: str, listing: Listing, *, page_size: int) -> AsyncGenerator[JsonPage, None]:
+        """Every page of a keyset listing, following ``next_cursor`` until the venue omits it.
 
-    async def events_page(self, *, offset: int, limit: int, closed: bool, active: bool | None = None,
-                          order: str | None = None, ascending: bool | None = None) -> list[Any]:
-        """One page of ``GET /events`` (events with their nested markets)."""
-        params = [("limit", str(limit)), ("offset", str(offset)), *self._filters(closed, active, order, ascending)]
-        return await self._list("events", "/events", params)
-
-    async def markets_page(self, *, offset: int, limit: int, closed: bool, active: bool | None = None,
-                           order: str | None = None, ascending: bool | None = None,
-                           condition_ids: Sequence[str] = ()) -> list[Any]:
-        """One page of ``GET /markets``, optionally restricted to ``condition_ids`` (keep the URL under 8 KB)."""
-        params = [("limit", str(limit)), ("offset", str(offset)), *self._filters(closed, active, order, ascending)]
-        params.extend(("condition_ids", cid) for cid in condition_ids)
-        return await self._list("markets", "/markets", params)
-
-    async def iter_events(self, *, page_size: int, closed: bool, active: bool | None = None,
-                          order: str | None = None, ascending: bool | None = None) -> AsyncGenerator[JsonPage, None]:
-        """Every page of ``/events``, following offsets until an empty page.
-
-        An empty page, not a short one, ends the listing: the venue may cap ``limit`` below ``page_size``.
+        Raises ``GammaPaginationError`` as soon as the walk fails to advance, before that page is yielded.
         """
-        async for page in self._iter_pages("/events", self.events_page, page_size, closed=closed, active=active,
-                                           order=order, ascending=ascending):
-            yield page
-
-    async def iter_markets(self, *, page_size: int, closed: bool, active: bool | None = None,
-                           order: str | None = None, ascending: bool | None = None) -> AsyncGenerator[JsonPage, None]:
-        """Every page of ``/markets``, following offsets until an empty page."""
-        async for page in self._iter_pages("/markets", self.markets_page, page_size, closed=closed, active=active,
-                                           order=order, ascending=ascending):
-            yield page
-
-    async def _iter_pages(self, path: str, fetch: Callable[..., Awaitable[list[Any]]], page_size: int,
-                          **params: Any) -> AsyncGenerator[JsonPage, None]:
-        offset = 0
-        previous: object = None
+        walk = KeysetWalk(max_pages=self.config.max_listing_pages)
+        cursor: str | None = None
         while True:
-            items = await fetch(offset=offset, limit=page_size, **params)
-            if not items:
+            page = await self.keyset_page(kind, listing, limit=page_size, after_cursor=cursor)
+            try:
+                walk.advance(cursor, page)
+            except StuckListing as exc:
+                raise GammaPaginationError(f"GET /{kind}/keyset: the cursor does not advance: {exc}") from exc
+            yield JsonPage(walk.pages - 1, page.items)
+            if page.next_cursor is None:
                 return
-            previous = _check_progress(path, items, previous)
-            yield JsonPage(offset, items)
-            offset += len(items)
+            cursor = page.next_cursor
+
+    def iter_events(self, listing: Listing, *, page_size: int) -> AsyncGenerator[JsonPage, None]:
+        """Every page of ``/events/keyset`` (events with their nested markets)."""
+        return self.iter_listing("events", listing, page_size=page_size)
+
+    def iter_markets(self, listing: Listing, *, page_size: int) -> AsyncGenerator[JsonPage, None]:
+        """Every page of ``/markets/keyset``."""
+        return self.iter_listing("markets", listing, page_size=page_size)
 
     async def markets_by_condition_ids(self, condition_ids: Sequence[str], *, closed: bool,
-                                       batch: int = 50) -> list[Any]:
-        """The Gamma markets among ``condition_ids`` that match ``closed`` (batched to keep URLs short)."""
+                                       versions: tuple[str, ...] = (), batch: int = MAX_IDS) -> list[Any]:
+        """The Gamma markets among ``condition_ids`` that match ``closed``, ≤ 100 ids (and a short URL) a request."""
         found: list[Any] = []
+        batch = max(1, min(batch, MAX_IDS))
         for start in range(0, len(condition_ids), batch):
-            chunk = condition_ids[start:start + batch]
-            found.extend(await self.markets_page(offset=0, limit=len(chunk), closed=closed, condition_ids=chunk))
+            listing = Listing(closed=closed, versions=versions,
+                              condition_ids=tuple(condition_ids[start:start + batch]))
+            async for page in self.iter_markets(listing, page_size=MAX_PAGE):
+                found.extend(page.items)
         return found
 
     async def clob_market(self, condition_id: str) -> Any | None:
@@ -254,6 +297,6 @@ class GammaClient:
         http = await self._lanes.get()
         try:
             url = f"{self.config.clob_url.rstrip('/')}/markets/{condition_id}"
-            return await self._get("clob", url, allow_404=True, http=http)
+            return await self._get("clob", url, allow_404=True, http=http, endpoint="/markets/{condition_id}")
         finally:
             self._lanes.put_nowait(http)

@@ -19,10 +19,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from polybot.domain.market_records import EventRecord, MarketRecord, OrderParams, OutcomeRecord
+from polybot.domain.market_records import V1, EventRecord, FeeSchedule, MarketRecord, OrderParams, OutcomeRecord
 
 CONDITION_ID = re.compile(r"0x[0-9a-fA-F]{64}")
 TOKEN_ID = re.compile(r"[0-9]{1,80}")
+VERSION = re.compile(r"v[0-9]{1,3}")
 
 
 class InvalidItem(ValueError):
@@ -71,6 +72,13 @@ class GammaClobReward(_Wire):
     rewards_daily_rate: OptDecimal = Field(None, alias="rewardsDailyRate")
 
 
+class GammaFeeSchedule(_Wire):
+    exponent: Decimal
+    rate: Decimal
+    taker_only: bool = Field(alias="takerOnly")
+    rebate_rate: Decimal = Field(Decimal(0), alias="rebateRate")
+
+
 class GammaEventRef(_Wire):
     """The short event object nested in a ``/markets`` item."""
 
@@ -95,6 +103,8 @@ class GammaMarket(_Wire):
     maker_base_fee: OptDecimal = Field(None, alias="makerBaseFee")
     taker_base_fee: OptDecimal = Field(None, alias="takerBaseFee")
     fees_enabled: bool | None = Field(None, alias="feesEnabled")
+    fee_schedule: GammaFeeSchedule | None = Field(None, alias="feeSchedule")
+    version: str | None = None
     liquidity_num: OptDecimal = Field(None, alias="liquidityNum")
     liquidity: OptDecimal = None
     volume_num: OptDecimal = Field(None, alias="volumeNum")
@@ -208,6 +218,10 @@ def parse_market(item: Any, *, event_id: str | None = None) -> tuple[MarketRecor
         raise InvalidItem(f"malformed conditionId {m.condition_id[:70]!r}", m.id)
     if not m.question:
         raise InvalidItem("no question", m.id)
+    version = (m.version or V1).lower()
+    if not VERSION.fullmatch(version):
+        raise InvalidItem(f"malformed version {version[:20]!r}", m.id)
+    fees = m.fee_schedule
     ref = m.events[0] if m.events else None
     event_tags = _tag_ids(ref.tags) if ref is not None and ref.tags is not None else None
     rates = [r.rewards_daily_rate for r in m.clob_rewards or () if r.rewards_daily_rate is not None]
@@ -233,6 +247,9 @@ def parse_market(item: Any, *, event_id: str | None = None) -> tuple[MarketRecor
         rewards_daily_rate=sum(rates, Decimal(0)) if rates else None,
         outcomes=_outcomes(m),
         tag_ids=_tag_ids(m.tags),
+        version=version,
+        fee_schedule=None if fees is None else FeeSchedule(fees.exponent, fees.rate, fees.taker_only,
+                                                          fees.rebate_rate),
     )
     return record, event_tags
 
