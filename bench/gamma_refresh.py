@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from polybot.app.gamma_refresh import GammaRefresher, RefreshCounts, client_config
+from polybot.app.gamma.refresh import GammaRefresher, RefreshCounts, client_config
 from polybot.bus.client import Bus
 from polybot.runtime import eventloop
 from polybot.runtime.infra import resolve_infra

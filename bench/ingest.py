@@ -49,8 +49,8 @@ from typing import Any
 import asyncpg
 import orjson
 
-from polybot.app.ingest import OrderbookIngestor
-from polybot.app.ingest_markets import TrackedAsset
+from polybot.app.ingest.markets import TrackedAsset
+from polybot.app.ingest.pipeline import OrderbookIngestor
 from polybot.bus.client import Bus
 from polybot.domain.book_hash import HashInput, book_hash
 from polybot.domain.book_verify import MarketMeta

@@ -58,3 +58,19 @@ def test_planted_violation_is_caught(tmp_path: Path) -> None:
     res = _lint_imports(copy, tmp_path)
     assert res.returncode != 0
     assert "polybot.domain.planted" in res.stdout
+
+
+def test_a_pipeline_importing_another_is_caught(tmp_path: Path) -> None:
+    copy = tmp_path / "src"
+    shutil.copytree(SRC / "polybot", copy / "polybot", ignore=shutil.ignore_patterns("__pycache__"))
+    planted = copy / "polybot" / "app" / "gamma" / "planted.py"
+    planted.write_text("from polybot.app.ingest import outbox\n\nX = outbox\n")
+    res = _lint_imports(copy, tmp_path)
+    assert res.returncode != 0
+    assert "pipelines never import each other" in res.stdout and "polybot.app.gamma.planted" in res.stdout
+
+
+def test_each_pipeline_has_its_own_folder() -> None:
+    app = SRC / "polybot" / "app"
+    assert sorted(p.name for p in app.iterdir() if p.suffix == ".py") == ["__init__.py"]
+    assert {p.name for p in app.iterdir() if p.is_dir() and p.name != "__pycache__"} >= {"ingest", "gamma", "replay"}

@@ -22,7 +22,7 @@ import asyncpg
 import httpx
 from nats.aio.msg import Msg
 
-from polybot.app.gamma_refresh import GammaRefresher, RefreshCounts, client_config
+from polybot.app.gamma.refresh import GammaRefresher, RefreshCounts, client_config
 from polybot.bus import subjects
 from polybot.bus.client import Bus
 from polybot.bus.codec import decode

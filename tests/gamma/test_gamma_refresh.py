@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from polybot.app.gamma_refresh import GammaRefresher, client_config
+from polybot.app.gamma.refresh import GammaRefresher, client_config
 from polybot.bus import subjects
 from polybot.bus.client import Bus
 from polybot.bus.codec import decode

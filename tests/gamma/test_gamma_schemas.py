@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from polybot.app.gamma_page import parse_events_page, parse_markets_page
+from polybot.app.gamma.page import parse_events_page, parse_markets_page
 from polybot.venue.gamma_schemas import (
     ClobMarketsPage,
     InvalidItem,
@@ -155,7 +155,7 @@ def test_malformed_items_are_skipped_logged_and_counted_never_aborting_the_page(
             for i in range(3)]
     bad = [item for item, _ in MALFORMED.values()]
     items = [good[0], *bad[:5], good[1], *bad[5:], good[2]]
-    with caplog.at_level(logging.WARNING, logger="polybot.app.gamma_page"):
+    with caplog.at_level(logging.WARNING, logger="polybot.app.gamma.page"):
         page = parse_markets_page(items)
     assert [m.record.condition_id for m in page.markets] == [g["conditionId"] for g in good]
     assert page.invalid == len(MALFORMED)

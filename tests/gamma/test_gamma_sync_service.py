@@ -52,7 +52,12 @@ async def test_service_counts_errors_retries_and_reports(infra: Infra, database_
             metrics = (await client.get(f"{base}/metrics")).text
             assert 'gamma_refresh_errors_total{kind="full"} 1.0' in metrics
 
-            await client.post(f"{sim.url}/_sim/http-faults", json={"error_rate": 0.0})
+            # a slow Gamma: the next full refresh is seen in progress
+            await client.post(f"{sim.url}/_sim/http-faults", json={"error_rate": 0.0, "latency_ms": 300,
+                                                                   "paths": ["/gamma/"]})
+            busy = await _until(client, f"{base}/status", lambda s: s.get("refreshing") == "full")
+            assert busy["last_full"] is None
+            await client.post(f"{sim.url}/_sim/http-faults", json={"latency_ms": 0})
             done = await _until(client, f"{base}/status",
                                 lambda s: s.get("last_full") and s.get("last_incremental"))
             full = done["last_full"]
@@ -60,7 +65,8 @@ async def test_service_counts_errors_retries_and_reports(infra: Infra, database_
             assert done["last_incremental"]["kind"] == "incremental"
             assert done["markets"] == {"open": 30, "inactive": 0, "closed": 0, "missing": 0, "selected": 1,
                                        "total": 30}
-            assert done["last_refresh"]["finished_at"] and done["refreshing"] in (None, "full", "incremental")
+            assert done["last_refresh"]["finished_at"]
+            assert done["last_refresh"]["kind"] in ("full", "incremental") and done["venue_notices"] == []
             metrics = (await client.get(f"{base}/metrics")).text
             assert 'gamma_refresh_total{kind="full"}' in metrics
             assert 'gamma_refresh_total{kind="incremental"}' in metrics

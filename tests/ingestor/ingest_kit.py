@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 from nats.js.api import DeliverPolicy
 
-from polybot.app.ingest import OrderbookIngestor
+from polybot.app.ingest.pipeline import OrderbookIngestor
 from polybot.bus import subjects
 from polybot.bus.client import Bus
 from polybot.bus.codec import decode

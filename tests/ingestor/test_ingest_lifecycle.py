@@ -24,8 +24,8 @@ from ingest_kit import (
 )
 from websockets.asyncio.server import ServerConnection, serve
 
-from polybot.app.ingest import OrderbookIngestor
-from polybot.app.ingest_markets import TrackedAsset
+from polybot.app.ingest.markets import TrackedAsset
+from polybot.app.ingest.pipeline import OrderbookIngestor
 from polybot.bus import subjects
 from polybot.bus.client import Bus
 from polybot.bus.messages import MarketInfo, OutcomeToken, ResyncRequest

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from polybot.app.ingest_markets import TrackedAsset, completed, from_selected, market_change, merge
+from polybot.app.ingest.markets import TrackedAsset, completed, from_selected, market_change, merge
 from polybot.bus.messages import MarketInfo, OutcomeToken
 from polybot.domain.book_events import VenueBook
 from polybot.domain.book_verify import MarketMeta

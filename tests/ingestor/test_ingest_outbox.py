@@ -11,8 +11,8 @@ import asyncpg
 from book_consumer import rebuild
 from ingest_kit import bus_messages, last_snapshot, numbered_delta, numbered_snapshot
 
-from polybot.app.ingest_metrics import IngestMetrics
-from polybot.app.ingest_outbox import Outbox, OutboxConfig
+from polybot.app.ingest.metrics import IngestMetrics
+from polybot.app.ingest.outbox import Outbox, OutboxConfig
 from polybot.bus import subjects
 from polybot.bus.client import Bus
 from polybot.domain.book import Level, LevelChange

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from ingest_kit import bus_messages, numbered_delta, wait_until
 
-from polybot.app.ingest_metrics import IngestMetrics
-from polybot.app.ingest_outbox import Outbox, OutboxConfig
+from polybot.app.ingest.metrics import IngestMetrics
+from polybot.app.ingest.outbox import Outbox, OutboxConfig
 from polybot.bus import subjects
 from polybot.bus.client import Bus
 from polybot.bus.streams import BOOK_DELTAS

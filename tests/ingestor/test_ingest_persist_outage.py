@@ -11,8 +11,8 @@ from pathlib import Path
 
 from ingest_kit import numbered_delta, numbered_snapshot, wait_until
 
-from polybot.app.ingest_metrics import IngestMetrics
-from polybot.app.ingest_outbox import Outbox, OutboxConfig
+from polybot.app.ingest.metrics import IngestMetrics
+from polybot.app.ingest.outbox import Outbox, OutboxConfig
 from polybot.runtime.embedded import EmbeddedPostgres
 from polybot.runtime.metrics import Metrics
 from polybot.store.book_tables import StatusRow

@@ -7,7 +7,7 @@ import time
 
 from ingest_kit import wait_until
 
-from polybot.app.ingest_resync import ResyncFetcher
+from polybot.app.ingest.resync import ResyncFetcher
 from polybot.domain.book_effects import StartResync
 from polybot.domain.book_events import VenueBook
 

@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from polybot.app.replay import ReplayRun
+from polybot.app.replay.run import ReplayRun
 from polybot.cli.main import main
 from polybot.domain.book_effects import Applied
 from polybot.domain.book_verify import MarketMeta

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
-from polybot.app.ingest import OrderbookIngestor
+from polybot.app.ingest.pipeline import OrderbookIngestor
 from polybot.runtime.lifecycle import ServiceContext
 
 

@@ -24,7 +24,7 @@ from urllib.parse import urlparse, urlunparse
 
 import asyncpg
 
-from polybot.app.gamma_refresh import GammaRefresher, RefreshCounts, client_config
+from polybot.app.gamma.refresh import GammaRefresher, RefreshCounts, client_config
 from polybot.bus.client import Bus
 from polybot.cli.main import CliError
 from polybot.runtime import eventloop

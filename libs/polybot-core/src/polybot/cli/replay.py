@@ -23,7 +23,7 @@ from typing import Any
 
 import asyncpg
 
-from polybot.app.replay import DbUrlError, ReplayRun, parse_db_url, replay_to_db
+from polybot.app.replay.run import DbUrlError, ReplayRun, parse_db_url, replay_to_db
 from polybot.cli.main import CliError
 from polybot.domain.book_verify import MarketMeta, venue_number
 from polybot.runtime import eventloop

@@ -3,7 +3,7 @@
 ``OrderbookIngestor`` is the shell around the pure parts (``polybot.venue.market_parse`` and
 ``polybot.domain.market_books``): it owns the websocket client, the REST client for resync snapshots, the
 outbox (JetStream + PostgreSQL, ``ingest_outbox``), the effect router (``ingest_effects``) and the scheduler
-(``ingest_schedule``: pending hash-check expiry, a snapshot every ``snapshot_interval_s``, pruning every
+(``schedule``: pending hash-check expiry, a snapshot every ``snapshot_interval_s``, pruning every
 ``prune_interval_s``). The frame handler is synchronous and does no I/O; everything slow happens in the
 outbox and resync tasks.
 
@@ -23,20 +23,21 @@ from typing import Any
 
 import asyncpg
 
-from polybot.app.ingest_assets import AssetSet
-from polybot.app.ingest_bus import subscribe_market_infos, subscribe_resync_requests
-from polybot.app.ingest_effects import EffectRouter
-from polybot.app.ingest_markets import TrackedAsset, from_config, from_selected, merge
-from polybot.app.ingest_metrics import IngestMetrics
-from polybot.app.ingest_outbox import Outbox, OutboxConfig
-from polybot.app.ingest_resync import ResyncFetcher
-from polybot.app.ingest_schedule import run_schedule
-from polybot.app.ingest_status import books_by_market
+from polybot.app.ingest.assets import AssetSet
+from polybot.app.ingest.effects import EffectRouter
+from polybot.app.ingest.markets import TrackedAsset, from_config, from_selected, merge
+from polybot.app.ingest.metrics import IngestMetrics
+from polybot.app.ingest.outbox import Outbox, OutboxConfig
+from polybot.app.ingest.resync import ResyncFetcher
+from polybot.app.ingest.schedule import run_schedule
+from polybot.app.ingest.status import books_by_market
+from polybot.app.ingest.subscriptions import subscribe_market_infos, subscribe_resync_requests
 from polybot.bus.client import Bus
 from polybot.bus.messages import MarketInfo, ResyncRequest
 from polybot.domain.book_effects import BookState, Snapshot
 from polybot.domain.book_events import BestBidAsk, MarketResolved, NewMarket, VenueBook, VenueDelta
 from polybot.domain.book_sync import BookSyncError, SyncConfig
+from polybot.domain.initial_books import InitialBookWatch
 from polybot.domain.market_books import MarketBooks
 from polybot.runtime.clock import now_ms
 from polybot.runtime.metrics import Metrics
@@ -88,7 +89,7 @@ class OrderbookIngestor:
         self._gamma_sub: Any = None
         self._ctl_sub: Any = None
         self._gamma_queue: asyncio.Queue[MarketInfo] = asyncio.Queue()
-        self.awaiting_since: dict[str, int] = {}  # subscribed, no book yet: since when (ms)
+        self.initial_books = InitialBookWatch(int(s.initial_snapshot_timeout_s * 1000))
         self.router = EffectRouter(self.books, self.outbox, self.resync, self.metrics)
         self.started_ms = 0
 
@@ -172,7 +173,7 @@ class OrderbookIngestor:
         await self.assets.apply_market_info(info)
 
     def _forget(self, asset_id: str) -> None:
-        self.awaiting_since.pop(asset_id, None)
+        self.initial_books.forget(asset_id)
 
     async def _follow_gamma(self, bus: Bus) -> None:
         self._gamma_sub = await subscribe_market_infos(bus, self._gamma_queue)
@@ -223,7 +224,7 @@ class OrderbookIngestor:
         now = now_ms()
         for a in asset_ids:
             if (b := self.books.get(a)) is not None and b.state is BookState.AWAITING_SNAPSHOT:
-                self.awaiting_since.setdefault(a, now)
+                self.initial_books.watch(a, now)
         lost = [a for a in asset_ids if (b := self.books.get(a)) is not None and b.state is BookState.DISCONNECTED]
         if lost:
             self.router.route(self.books.connection_restored(lost, now), 0)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 
-from polybot.app.ingest_metrics import HotCounts, IngestMetrics
-from polybot.app.ingest_outbox import Outbox
-from polybot.app.ingest_resync import ResyncFetcher
+from polybot.app.ingest.metrics import HotCounts, IngestMetrics
+from polybot.app.ingest.outbox import Outbox
+from polybot.app.ingest.resync import ResyncFetcher
 from polybot.domain.book_effects import (
     Applied,
     Discarded,

@@ -29,8 +29,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from polybot.app.ingest_messages import DeltaDraft, delta_payload, snapshot_message, state_message
-from polybot.app.ingest_metrics import IngestMetrics
+from polybot.app.ingest.encode import DeltaDraft, delta_payload, snapshot_message, state_message
+from polybot.app.ingest.metrics import IngestMetrics
 from polybot.bus import subjects
 from polybot.bus.client import Bus, Outgoing
 from polybot.domain.book_effects import Applied, Snapshot, StateChanged

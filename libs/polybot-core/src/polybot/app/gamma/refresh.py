@@ -29,8 +29,8 @@ from datetime import UTC, datetime
 import asyncpg
 import orjson
 
-from polybot.app.gamma_page import ListingSpool, PageItems, RefreshCounts, parse_events_page, parse_markets_page
-from polybot.app.gamma_publish import PendingInfo, publish_infos, republish_unacknowledged
+from polybot.app.gamma.page import ListingSpool, PageItems, RefreshCounts, parse_events_page, parse_markets_page
+from polybot.app.gamma.publish import PendingInfo, publish_infos, republish_unacknowledged
 from polybot.bus.client import Bus
 from polybot.domain.market_records import MarketRecord, OrderParams, market_info_digest
 from polybot.domain.market_selection import SelectionRules, select_for_making

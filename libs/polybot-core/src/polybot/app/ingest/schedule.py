@@ -13,18 +13,42 @@ import asyncio
 import logging
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from polybot.app.ingest.assets import AssetSet
+from polybot.app.ingest.effects import EffectRouter
+from polybot.app.ingest.metrics import IngestMetrics
+from polybot.app.ingest.outbox import Outbox
 from polybot.domain.book_effects import BookState
+from polybot.domain.initial_books import InitialBookWatch
+from polybot.domain.market_books import MarketBooks
 from polybot.runtime.clock import now_ms
-
-if TYPE_CHECKING:
-    from polybot.app.ingest import OrderbookIngestor
+from polybot.runtime.settings import IngestorSettings
+from polybot.store.books import BookStore
 
 log = logging.getLogger("polybot.app.ingest")
 
 
-async def run_schedule(ing: OrderbookIngestor) -> None:
+class Scheduled(Protocol):
+    """What the schedule drives (the ingestor pipeline), named here so this module needs no import of it."""
+
+    settings: IngestorSettings
+    books: MarketBooks
+    router: EffectRouter
+    metrics: IngestMetrics
+    outbox: Outbox
+    assets: AssetSet
+    store: BookStore | None
+    initial_books: InitialBookWatch
+
+    async def persist_snapshot_now(self, ts_ms: int) -> int: ...
+
+    async def prune_events_before(self, ts_ms_threshold: int) -> int: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+
+async def run_schedule(ing: Scheduled) -> None:
     """Run until cancelled."""
     s = ing.settings
     loop = asyncio.get_running_loop()
@@ -38,7 +62,7 @@ async def run_schedule(ing: OrderbookIngestor) -> None:
         effects = ing.books.tick(now_ms())
         if effects:
             ing.router.route(effects)
-        if ing.awaiting_since:
+        if ing.initial_books:
             request_missing_books(ing)
         ing.router.hot.flush_into(ing.metrics)
         try:
@@ -64,24 +88,21 @@ async def run_schedule(ing: OrderbookIngestor) -> None:
             log.exception("scheduled ingestor task failed")
 
 
-def request_missing_books(ing: OrderbookIngestor) -> None:
+def request_missing_books(ing: Scheduled) -> None:
     """Fetch from REST the books the websocket has not sent within ``initial_snapshot_timeout_s``."""
     now = now_ms()
-    limit_ms = int(ing.settings.initial_snapshot_timeout_s * 1000)
-    due = []
-    for a, since in list(ing.awaiting_since.items()):
-        sync = ing.books.get(a)
-        if sync is None or sync.state is not BookState.AWAITING_SNAPSHOT:
-            del ing.awaiting_since[a]
-        elif now - since >= limit_ms:
-            del ing.awaiting_since[a]
-            due.append(a)
+
+    def waiting(asset_id: str) -> bool:
+        sync = ing.books.get(asset_id)
+        return sync is not None and sync.state is BookState.AWAITING_SNAPSHOT
+
+    due = ing.initial_books.due(now, waiting)
     if due:
         log.warning("no book from the websocket; fetching it", extra={"assets": len(due)})
         ing.router.route(ing.books.request_resync(due, now, "manual"))
 
 
-def update_gauges(ing: OrderbookIngestor) -> None:
+def update_gauges(ing: Scheduled) -> None:
     counts = Counter(b.state.value for b in ing.books)
     for state in BookState:
         ing.metrics.books.labels(state=state.value).set(counts.get(state.value, 0))

@@ -16,10 +16,10 @@ from dataclasses import replace
 
 import asyncpg
 
-from polybot.app.ingest_bus import last_published_seqs
-from polybot.app.ingest_markets import TrackedAsset, completed, market_change
-from polybot.app.ingest_outbox import Outbox
-from polybot.app.ingest_resync import ResyncFetcher
+from polybot.app.ingest.markets import TrackedAsset, completed, market_change
+from polybot.app.ingest.outbox import Outbox
+from polybot.app.ingest.resync import ResyncFetcher
+from polybot.app.ingest.subscriptions import last_published_seqs
 from polybot.bus.client import Bus
 from polybot.bus.messages import MarketInfo
 from polybot.domain.book_events import VenueBook

@@ -1,0 +1,1 @@
+"""The Gamma pipeline: keyset listings → parse → select → enrich from the CLOB → upsert → publish."""

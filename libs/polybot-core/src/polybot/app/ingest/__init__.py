@@ -1,0 +1,1 @@
+"""The ingestion pipeline: market websocket → parse → verify → apply → publish → persist (``pipeline``)."""
