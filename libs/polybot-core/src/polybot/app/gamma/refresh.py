@@ -13,7 +13,7 @@ advance, the venue stops answering) fails the refresh with nothing written, neve
 market set whose unseen markets would then look gone. Then each page is written in one transaction, so a
 crash never leaves half a page. Only markets whose Gamma
 content or selection changed (and the selected ones) are looked up on the CLOB, whose order parameters win
-over Gamma's; an unchanged market costs one hash comparison. See ``gamma_publish`` for the bus side.
+over Gamma's; an unchanged market costs one hash comparison. See ``publish`` for the bus side.
 """
 
 from __future__ import annotations

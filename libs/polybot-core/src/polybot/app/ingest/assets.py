@@ -4,7 +4,7 @@ and following gamma-sync's market changes.
 An added asset needs its market (condition id) and hash metadata; when neither gamma-sync nor config gives
 them, REST ``/book`` does. An asset whose ``/book`` cannot be fetched waits in ``waiting`` and is retried.
 Its ``seq`` continues from the highest of: this process's memory (removed earlier), ``market_status`` and the
-last delta/snapshot on the bus (see ``ingest_bus``).
+last delta/snapshot on the bus (see ``subscriptions``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 ``OrderbookIngestor`` is the shell around the pure parts (``polybot.venue.market_parse`` and
 ``polybot.domain.market_books``): it owns the websocket client, the REST client for resync snapshots, the
-outbox (JetStream + PostgreSQL, ``ingest_outbox``), the effect router (``ingest_effects``) and the scheduler
+outbox (JetStream + PostgreSQL, ``outbox``), the effect router (``effects``) and the scheduler
 (``schedule``: pending hash-check expiry, a snapshot every ``snapshot_interval_s``, pruning every
 ``prune_interval_s``). The frame handler is synchronous and does no I/O; everything slow happens in the
 outbox and resync tasks.
