@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from book_consumer import rebuild
+from feed_kit import rebuild
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -38,6 +38,8 @@ ops = st.lists(st.one_of(level_op, level_op, level_op, seal_op, snap_op, book_op
 class Message:
     seq: int
     changes: list[Any]
+    epoch: int = 0
+    reset: bool = False
 
 
 class Shell:
@@ -57,7 +59,7 @@ class Shell:
                     msgs[-1].changes.extend(fx.changes)
                 else:
                     assert fx.seq == (msgs[-1].seq if msgs else 0) + 1, "seq strictly +1 per message"
-                    msgs.append(Message(fx.seq, list(fx.changes)))
+                    msgs.append(Message(fx.seq, list(fx.changes), fx.epoch, fx.reset))
             elif isinstance(fx, Snapshot):
                 self.snapshots[fx.asset_id] = fx
             elif isinstance(fx, HashChecked):
@@ -156,4 +158,4 @@ def test_off_by_default_every_delta_is_its_own_change(venue_cls: Any, to_frame: 
         frame = to_frame(venue.price_change([venue.set_level("111", "SELL", f"0.6{i}", "3")]))
         seqs += [(fx.seq, fx.extends) for fx in books.feed(*parse_market_frame(frame, 1).events, 1)
                  if isinstance(fx, Applied)]
-    assert [e for _, e in seqs] == [False, False, False] and [s for s, _ in seqs] == [1, 2, 3]
+    assert [e for _, e in seqs] == [False, False, False] and [s for s, _ in seqs] == [2, 3, 4]

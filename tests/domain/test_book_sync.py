@@ -57,7 +57,7 @@ def kinds(effects: list[Any]) -> list[str]:
         elif isinstance(fx, StateChanged):
             name += f"({fx.new.value})"
         elif isinstance(fx, Applied):
-            name += f"({fx.source})"
+            name += f"({fx.source}{',reset' if fx.reset else ''})"
         elif isinstance(fx, Discarded):
             name += f"({fx.reason})"
         out.append(name)
@@ -100,7 +100,7 @@ class Case:
 
 CASES = [
     Case("first book", "awaiting", lambda v: one(v.book_msg(A)), BookState.LIVE,
-         ["Applied(book)", "HashChecked(ok)", "Snapshot", "StateChanged(live)"], 1),
+         ["HashChecked(ok)", "Applied(book,reset)", "Snapshot", "StateChanged(live)"], 1),
     Case("delta before any snapshot", "awaiting", lambda v: delta(v, "BUY", "0.49", "1"), BookState.RESYNCING,
          ["StateChanged(resyncing)", "StartResync(first_delta)"], 0),
     Case("delta while live", "live", lambda v: delta(v, "BUY", "0.49", "1"), BookState.LIVE,
@@ -192,13 +192,13 @@ def test_buffered_deltas_newer_than_the_rest_snapshot_are_applied(venue: Any) ->
         assert sync.handle(d, now_ms=3) == []
     assert sync.buffered == 3
     effects = sync.handle(rest, now_ms=4)
-    assert kinds(effects) == ["Applied(rest)", "HashChecked(ok)", "Snapshot", "StateChanged(live)",
+    assert kinds(effects) == ["HashChecked(ok)", "Applied(rest,reset)", "Snapshot", "StateChanged(live)",
                               "Applied(price_change)", "HashChecked(ok)", "Applied(price_change)", "HashChecked(ok)"]
     assert sync.state is BookState.LIVE and sync.buffered == 0
     assert sync.book.sizes() == venue.sizes(A)
-    assert [fx.seq for fx in effects if isinstance(fx, Applied)] == [2, 3, 4]
+    assert [(fx.epoch, fx.seq) for fx in effects if isinstance(fx, Applied)] == [(2, 2), (2, 3), (2, 4)]
     snap = next(fx for fx in effects if isinstance(fx, Snapshot))
-    assert snap.reason == "manual" and snap.seq == 2
+    assert (snap.reason, snap.epoch, snap.seq, snap.verified) == ("manual", 2, 2, True)
 
 
 def test_a_delta_included_in_a_rest_book_is_not_applied_again(venue: Any) -> None:
@@ -255,13 +255,74 @@ def test_hash_mismatch_starts_a_checksum_resync(venue: Any) -> None:
     assert sync.state is BookState.LIVE and sync.book.sizes() == venue.sizes(A)
 
 
-def test_a_websocket_book_with_a_bad_hash_is_adopted_and_resynced(venue: Any) -> None:
+def test_a_websocket_book_with_a_bad_hash_is_never_published_and_resynced(venue: Any) -> None:
     venue.layout = HashLayout.F6
     sync = live_sync(venue)
     msg = venue.book_msg(A)
     msg["hash"] = "0" * 40
     effects = sync.handle(one(msg), 5)
-    assert kinds(effects)[-3:] == ["Snapshot", "StateChanged(resyncing)", "StartResync(checksum)"]
+    assert kinds(effects) == ["HashChecked(mismatch)", "StateChanged(resyncing)", "StartResync(checksum)"]
+    assert sync.snapshot() is None and sync.stats.refused_books == 1
+
+
+def test_a_first_book_with_a_bad_hash_never_goes_live(venue: Any) -> None:
+    venue.layout = HashLayout.F6
+    sync = BookSync(A, venue.market, config=SyncConfig(layouts=(HashLayout.F6,)))  # no ltp window: final at once
+    msg = venue.book_msg(A)
+    msg["hash"] = "0" * 40
+    assert kinds(sync.handle(one(msg), 5)) == ["HashChecked(mismatch)", "StateChanged(resyncing)",
+                                               "StartResync(checksum)"]
+    bad_rest = venue.book_msg(A, rest=True)
+    bad_rest["hash"] = "1" * 40
+    assert kinds(sync.handle(one(bad_rest), 6)) == ["HashChecked(mismatch)", "StartResync(checksum,restart)"]
+    assert sync.state is BookState.RESYNCING and sync.snapshot() is None
+    effects = sync.handle(one(venue.book_msg(A, rest=True)), 7)
+    assert kinds(effects) == ["HashChecked(ok)", "Applied(rest,reset)", "Snapshot", "StateChanged(live)"]
+    assert sync.epoch == 1 and sync.seq == 1
+
+
+def test_a_book_whose_hash_is_pending_is_published_unverified_until_confirmed(venue: Any) -> None:
+    venue.ltp = "0.470"  # the venue hashed a trade the client has not seen yet
+    sync = BookSync(A, venue.market, config=SyncConfig(ltp_window_ms=1000))
+    effects = sync.handle(one(venue.book_msg(A, with_ltp=False)), 10_000)
+    assert kinds(effects) == ["Applied(book,reset)", "Snapshot", "StateChanged(unverified)"]
+    snap = next(fx for fx in effects if isinstance(fx, Snapshot))
+    assert not snap.verified and sync.state is BookState.UNVERIFIED
+    effects = sync.handle(one(venue.last_trade("222", "0.47")), 10_100)
+    assert kinds(effects) == ["HashChecked(ok)", "Snapshot", "StateChanged(live)"]
+    snap = next(fx for fx in effects if isinstance(fx, Snapshot))
+    assert snap.verified and snap.reason == "verified" and (snap.epoch, snap.seq) == (1, 1)
+
+
+def test_an_unverified_book_that_expires_is_resynced(venue: Any) -> None:
+    venue.ltp = "0.470"
+    sync = BookSync(A, venue.market, config=SyncConfig(ltp_window_ms=1000))
+    sync.handle(one(venue.book_msg(A, with_ltp=False)), 10_000)
+    assert kinds(sync.tick(11_001)) == ["HashChecked(mismatch)", "StateChanged(resyncing)", "StartResync(checksum)"]
+    assert sync.snapshot() is None
+
+
+def test_every_fresh_book_begins_a_new_epoch_and_seq_never_goes_back(venue: Any) -> None:
+    sync = BookSync(A, venue.market, epoch=7, seq=40)  # where the previous ingestor left off
+    first = [fx for fx in sync.handle(one(venue.book_msg(A)), 1) if isinstance(fx, Applied | Snapshot)]
+    assert [(type(fx).__name__, fx.epoch, fx.seq) for fx in first] == [("Applied", 8, 41), ("Snapshot", 8, 41)]
+    applied = first[0]
+    assert isinstance(applied, Applied) and applied.reset
+    bids, asks = venue.sizes(A)
+    assert {(c.side, c.price): c.size for c in applied.changes} == {
+        **{("BUY", p): q for p, q in bids.items()}, **{("SELL", p): q for p, q in asks.items()}}
+    sync.handle(delta(venue, "BUY", "0.41", "1"), 2)
+    assert (sync.epoch, sync.seq) == (8, 42)
+    sync.handle(ResyncRequested(), 3)
+    sync.handle(one(venue.book_msg(A, rest=True)), 4)
+    assert (sync.epoch, sync.seq) == (9, 43)
+    sync.handle(ConnectionLost(), 5)
+    sync.handle(ConnectionRestored(), 6)
+    sync.handle(one(venue.book_msg(A)), 7)
+    assert (sync.epoch, sync.seq) == (10, 44)
+    venue.set_level(A, "BUY", "0.30", "1")  # a post-trade book while live continues the epoch
+    sync.handle(one(venue.book_msg(A, with_ltp=False)), 8)
+    assert (sync.epoch, sync.seq) == (10, 45)
 
 
 def test_ltp_that_arrives_later_explains_the_hash(venue: Any) -> None:
@@ -316,9 +377,10 @@ def test_gap_resync_completes_with_the_initial_dump_after_reconnect(venue: Any) 
     venue.set_level(A, "BUY", "0.49", "4")
     assert kinds(sync.handle(ConnectionRestored(), 3)) == ["StateChanged(resyncing)", "StartResync(gap)"]
     effects = sync.handle(one(venue.book_msg(A)), 4)
-    assert kinds(effects) == ["Applied(book)", "HashChecked(ok)", "Snapshot", "StateChanged(live)"]
-    applied = effects[0]
-    assert isinstance(applied, Applied) and len(applied.changes) == 2  # only the difference is published
+    assert kinds(effects) == ["HashChecked(ok)", "Applied(book,reset)", "Snapshot", "StateChanged(live)"]
+    applied = effects[1]
+    assert isinstance(applied, Applied) and applied.epoch == 2
+    assert len(applied.changes) == 6  # the whole book: a consumer replaces, no stale level survives
     assert sync.book.sizes() == venue.sizes(A)
     assert sync.stats.resyncs["gap"] == 1
 
@@ -329,13 +391,14 @@ def test_rest_book_while_live_is_a_cross_check(venue: Any) -> None:
     sync.handle(delta(venue, "BUY", "0.41", "1"), 2)
     assert kinds(sync.handle(old_rest, 3)) == ["Discarded(stale)"]
     effects = sync.handle(one(venue.book_msg(A, rest=True)), 4)
-    assert kinds(effects) == ["HashChecked(ok)", "Snapshot"]  # same content: no change published
+    assert kinds(effects) == ["HashChecked(ok)", "Snapshot"]  # same content: no change published, same epoch
     assert sync.state is BookState.LIVE
     assert [fx.reason for fx in effects if isinstance(fx, Snapshot)] == ["rest"]
     venue.set_level(A, "BUY", "0.30", "1")  # a post-trade book while live
     effects = sync.handle(one(venue.book_msg(A, with_ltp=False)), 5)
-    assert kinds(effects) == ["Applied(book)", "HashChecked(ok)", "Snapshot"]
+    assert kinds(effects) == ["HashChecked(ok)", "Applied(book)", "Snapshot"]
     assert [fx.reason for fx in effects if isinstance(fx, Snapshot)] == ["book"]
+    assert sync.epoch == 1
 
 
 def test_rest_metadata_is_taken_for_hashing(venue: Any) -> None:
@@ -345,3 +408,33 @@ def test_rest_metadata_is_taken_for_hashing(venue: Any) -> None:
     assert sync.meta.min_order_size == "15"
     effects = sync.handle(delta(venue, "BUY", "0.41", "1"), 2)
     assert kinds(effects) == ["Applied(price_change)", "HashChecked(ok)"]
+
+
+def same_ms_delta(venue: Any, side: str, price: str, size: str) -> MarketEvent:
+    return one(venue.price_change([venue.set_level(A, side, price, size)]))  # venue.ts unchanged
+
+
+def test_buffered_deltas_of_the_rest_books_millisecond_are_decided_by_the_hash_chain(venue: Any) -> None:
+    sync = live_sync(venue)
+    sync.handle(ResyncRequested(), now_ms=2)
+    venue.ts += 10
+    d1 = same_ms_delta(venue, "BUY", "0.41", "1")
+    rest = one(venue.book_msg(A, rest=True))  # includes d1; same millisecond as d1 and d2
+    d2 = same_ms_delta(venue, "SELL", "0.53", "2")
+    sync.handle(d1, 3)
+    sync.handle(d2, 3)
+    effects = sync.handle(rest, 4)
+    assert kinds(effects)[-2:] == ["Applied(price_change)", "HashChecked(ok)"]  # d2 kept, d1 not re-applied
+    assert sync.book.sizes() == venue.sizes(A) and sync.state is BookState.LIVE
+
+
+def test_live_deltas_of_the_rest_books_millisecond_are_kept_unless_already_in_it(venue: Any) -> None:
+    sync = live_sync(venue)
+    sync.handle(ResyncRequested(), now_ms=2)
+    venue.ts += 10
+    included = same_ms_delta(venue, "BUY", "0.41", "1")
+    sync.handle(one(venue.book_msg(A, rest=True)), 3)  # the REST book, before the delta it includes arrives
+    assert kinds(sync.handle(included, 4)) == ["Discarded(included_in_rest_book)"]
+    later = same_ms_delta(venue, "SELL", "0.53", "2")  # same millisecond, not in the REST book
+    assert kinds(sync.handle(later, 5)) == ["Applied(price_change)", "HashChecked(ok)"]
+    assert sync.book.sizes() == venue.sizes(A) and sync.state is BookState.LIVE

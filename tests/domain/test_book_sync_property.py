@@ -10,11 +10,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from book_consumer import apply_changes
+from feed_kit import as_feed_delta
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from polybot.domain.book_effects import Applied, BookState, HashChecked
+from polybot.domain.book_follow import FollowedBook
 from polybot.domain.book_sync import SyncConfig
 from polybot.domain.market_books import MarketBooks
 from polybot.venue.market_parse import parse_market_frame
@@ -34,11 +35,11 @@ ops = st.lists(st.one_of(level_op, level_op, level_op, st.lists(level_op, min_si
                          trade_op), min_size=1, max_size=40)
 
 
-def _consume(consumer: dict[str, dict[str, dict[Decimal, Decimal]]], seqs: dict[str, int], fx: Applied) -> None:
+def _consume(consumer: dict[str, FollowedBook], seqs: dict[str, int], fx: Applied) -> None:
     assert fx.seq == seqs.get(fx.asset_id, 0) + 1, "seq must be strictly +1 per asset"
     seqs[fx.asset_id] = fx.seq
-    sides = consumer.setdefault(fx.asset_id, {"BUY": {}, "SELL": {}})
-    apply_changes(sides["BUY"], sides["SELL"], fx.changes)
+    follower = consumer.setdefault(fx.asset_id, FollowedBook(fx.asset_id))
+    assert follower.delta(as_feed_delta(fx)) and follower.trusted, "every change continues or resets the book"
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -51,7 +52,7 @@ def test_rebuilt_books_equal_the_venues_snapshots(venue_cls: Any, to_frame: Any,
     books = MarketBooks(SyncConfig(ltp_window_ms=2000))
     for asset in ASSETS:
         books.add_asset(asset, venue.market)
-    consumer: dict[str, dict[str, dict[Decimal, Decimal]]] = {}
+    consumer: dict[str, FollowedBook] = {}
     seqs: dict[str, int] = {}
     results: list[str] = []
     now = 0
@@ -98,9 +99,7 @@ def test_rebuilt_books_equal_the_venues_snapshots(venue_cls: Any, to_frame: Any,
         sync = books.get(asset)
         assert sync is not None and sync.state is BookState.LIVE
         assert sync.book.sizes() == venue.sizes(asset)
-        want_bids, want_asks = venue.sizes(asset)
-        got = consumer.get(asset, {"BUY": {}, "SELL": {}})
-        assert got == {"BUY": want_bids, "SELL": want_asks}, "deltas alone must rebuild the book"
+        assert consumer[asset].book.sizes() == venue.sizes(asset), "deltas alone must rebuild the book"
         bb, ba = venue.best(asset)
         got_bb, got_ba = sync.book.best_bid(), sync.book.best_ask()
         assert (got_bb.raw_price if got_bb else None) == bb

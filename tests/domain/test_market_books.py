@@ -80,7 +80,8 @@ def test_set_meta_connection_changes_snapshots_and_removal(venue_cls: Any) -> No
         _feed(books, venue.book_msg(a), 1)
     books.set_meta(venue.market, MarketMeta.of(Decimal("0.0010"), Decimal("5.00"), False))
     assert all(s.meta == MarketMeta("0.001", "5", False) for s in books)
-    assert [s.seq for s in books.snapshots()] == [10, 10]  # empty books: nothing applied
+    # empty books still begin an epoch: one (empty) reset change each
+    assert [(s.epoch, s.seq) for s in books.snapshots()] == [(1, 11), (1, 11)]
     books.connection_lost(venue.assets, 2)
     assert all(s.state is BookState.DISCONNECTED for s in books)
     assert books.snapshots() == []

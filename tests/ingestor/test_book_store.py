@@ -23,8 +23,8 @@ def _snapshot(asset: str, seq: int, ts_ms: int) -> Snapshot:
                     "0.01", "5", False, "hash", "initial")
 
 
-def _status(asset: str, seq: int) -> tuple[str, str, int, int, int, int, str, int, int, int, int]:
-    return (asset, "0xm", seq, 1000 + seq, 1, seq, "live", 0, 1, 2, 3)
+def _status(asset: str, seq: int, epoch: int = 1) -> tuple[str, str, int, int, int, int, str, int, int, int, int, int]:
+    return (asset, "0xm", seq, 1000 + seq, 1, seq, "live", 0, 1, 2, 3, epoch)
 
 
 async def test_writes_are_batched_idempotent_and_readable(pool: asyncpg.Pool) -> None:
@@ -46,6 +46,19 @@ async def test_writes_are_batched_idempotent_and_readable(pool: asyncpg.Pool) ->
     status = (await store.status())["a1"]
     assert (status.last_seq, status.deltas, status.resync_gap, status.resync_checksum, status.resync_tick_size) == (
         501, 501, 1, 2, 3)
+    assert await store.last_events(["a1", "nobody"]) == {"a1": (0, 501)}
+
+
+async def test_market_status_never_moves_an_assets_position_back(pool: asyncpg.Pool) -> None:
+    await apply_migrations(pool, ("ingest",))
+    store = BookStore(pool)
+    await store.write([], [], [_status("b1", 40, epoch=3)])
+    await store.write([], [], [_status("b1", 39, epoch=3)])  # a late, older row (a batch retried after a newer one)
+    await store.write([], [], [_status("b1", 12, epoch=2)])
+    assert ((await store.status(["b1"]))["b1"].last_epoch, (await store.status(["b1"]))["b1"].last_seq) == (3, 40)
+    await store.write([], [], [_status("b1", 41, epoch=4)])
+    rec = (await store.status(["b1"]))["b1"]
+    assert (rec.last_epoch, rec.last_seq) == (4, 41)
 
 
 async def test_pruning_removes_old_events_and_old_snapshots_but_keeps_the_newest(pool: asyncpg.Pool) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import asyncpg
-from book_consumer import rebuild
+from feed_kit import rebuild
 from ingest_kit import (
     BUSY,
     bus_messages,
@@ -58,7 +58,12 @@ async def test_dropped_socket_resyncs_as_gap_and_consumer_rebuild_equals_venue(b
                 assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "seq strictly +1 on the wire"
                 assert seqs[-1] == ing.books.get(token).seq
                 snap = await last_snapshot(bus, token)
-                assert snap.seq <= seqs[-1]
+                # a consumer's book at the snapshot's (epoch, seq) is the snapshot: the deltas up to it rebuild it
+                upto = [d for d in deltas if (d.epoch, d.seq) <= (snap.epoch, snap.seq)]
+                assert upto and (upto[-1].epoch, upto[-1].seq) == (snap.epoch, snap.seq)
+                assert rebuild(None, upto) == ({lv.price: lv.size for lv in snap.bids},
+                                               {lv.price: lv.size for lv in snap.asks})
+                assert [d.epoch for d in deltas if d.reset] == [1, 2], "the reconnect began a new epoch"
                 venue = venue_maps(sim.book(token))
                 assert rebuild(snap, deltas) == venue
                 # Deltas alone (from an empty book) reach the same book: replacements travel as deltas too.

@@ -84,7 +84,7 @@ async def test_scheduler_snapshots_periodically_and_prunes_old_events(bus: Bus, 
         assert oldest is not None and newest - oldest < 1500  # 2 s of events, older than 0.5 s pruned each 0.3 s
 
 
-async def test_a_restarted_ingestor_continues_each_assets_seq(bus: Bus, pool: asyncpg.Pool) -> None:
+async def test_a_restarted_ingestor_begins_a_new_epoch_after_the_last_seq(bus: Bus, pool: asyncpg.Pool) -> None:
     async with running_sim(seed=43, n_markets=1, **BUSY) as sim:
         token = sim.token_ids()[0]
         async with running_ingestor(settings_for(sim), bus=bus, pool=pool) as first:
@@ -94,9 +94,12 @@ async def test_a_restarted_ingestor_continues_each_assets_seq(bus: Bus, pool: as
         async with running_ingestor(settings_for(sim), bus=bus, pool=pool) as second:
             await wait_until(lambda: second.books.get(token).seq > stopped_at + 5, 10, "deltas after restart")
             assert await second.flush()
-        seqs = [d.seq for d in await delta_messages(bus, token)]
-        assert seqs == list(range(1, len(seqs) + 1)), "one run after the other, seq strictly +1"
-        assert stopped_at in seqs and stopped_at + 1 in seqs
+        deltas = await delta_messages(bus, token)
+        seqs = [d.seq for d in deltas]
+        assert seqs == list(range(1, len(seqs) + 1)), "one run after the other, seq never goes back"
+        after = deltas[stopped_at]  # the restarted ingestor's first message
+        assert (after.seq, after.epoch, after.reset) == (stopped_at + 1, deltas[stopped_at - 1].epoch + 1, True)
+        assert all(d.reset == (d.seq in (1, stopped_at + 1)) for d in deltas), "each run began one epoch"
 
 
 async def _insert_selected_market(pool: asyncpg.Pool, sim: RunningSim, condition_id: str) -> None:

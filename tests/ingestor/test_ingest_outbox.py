@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 import asyncpg
-from book_consumer import rebuild
+from feed_kit import rebuild
 from ingest_kit import bus_messages, last_snapshot, numbered_delta, numbered_snapshot
 
 from polybot.app.ingest.metrics import IngestMetrics

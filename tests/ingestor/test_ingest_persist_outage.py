@@ -28,7 +28,7 @@ async def test_rows_queued_during_a_postgres_outage_are_stored_once_when_it_retu
     last = {"seq": 0}
 
     def status_rows(assets: Iterable[str]) -> list[StatusRow]:
-        return [(a, "0xm", last["seq"], 1000 + last["seq"], 2, last["seq"], "live", 0, 0, 0, 0) for a in assets]
+        return [(a, "0xm", last["seq"], 1000 + last["seq"], 2, last["seq"], "live", 0, 0, 0, 0, 1) for a in assets]
 
     metrics = IngestMetrics.register(Metrics())
     outbox = Outbox(OutboxConfig(persist_interval_s=0.02, status_interval_s=0.05, retry_base_s=0.05,

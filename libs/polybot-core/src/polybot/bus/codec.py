@@ -37,7 +37,8 @@ _DELTA_VERSION = BookDelta.model_fields["schema_version"].default
 
 def encode_book_delta(asset_id: str, market: str, seq: int, ts_ms: int, recv_ts_ms: int,
                       changes: Iterable[tuple[str, Decimal, Decimal]], hash_: str | None,
-                      best_bid: Decimal | None, best_ask: Decimal | None) -> bytes:
+                      best_bid: Decimal | None, best_ask: Decimal | None, epoch: int = 0,
+                      reset: bool = False) -> bytes:
     """Exactly ``encode(BookDelta(...))`` without building the models: the ingestor sends thousands a second,
     and validating what it has just computed would cost more than publishing it."""
     return orjson.dumps({
@@ -45,7 +46,7 @@ def encode_book_delta(asset_id: str, market: str, seq: int, ts_ms: int, recv_ts_
         "ts_ms": ts_ms, "recv_ts_ms": recv_ts_ms,
         "changes": [{"side": side, "price": str(price), "size": str(size)} for side, price, size in changes],
         "hash": hash_, "best_bid": None if best_bid is None else str(best_bid),
-        "best_ask": None if best_ask is None else str(best_ask),
+        "best_ask": None if best_ask is None else str(best_ask), "epoch": epoch, "reset": reset,
     })
 
 

@@ -39,7 +39,11 @@ class LevelChange(BaseModel):
 
 
 # --- market data -------------------------------------------------------------------------------------------
+# The book feed's contract (docs/book-feed.md): per asset, ``(epoch, seq)`` never goes back; within an epoch
+# ``seq`` is strictly +1 per message; a new epoch begins with a ``reset`` delta carrying the whole book (and a
+# snapshot at the same ``(epoch, seq)``): a consumer replaces its book, it never applies it as a diff.
 class BookDelta(_Msg):
+    schema_version: int = 2  # 2: epoch and reset
     type: Literal["book.delta"] = "book.delta"
     asset_id: str
     market: str
@@ -50,11 +54,16 @@ class BookDelta(_Msg):
     hash: str | None = None
     best_bid: Decimal | None = None
     best_ask: Decimal | None = None
+    epoch: int = 0
+    reset: bool = False  # the first message of ``epoch``: ``changes`` are the whole book, replacing it
 
 
 class BookSnapshot(_Msg):
-    """A whole book; ``bids`` and ``asks`` are best first. ``seq`` is the seq of the last delta it includes."""
+    """A whole book; ``bids`` and ``asks`` are best first. ``(epoch, seq)`` is that of the last delta it
+    includes. ``verified`` is false only while the book's hash is pending (not quotable yet); a book known
+    to be wrong is never published."""
 
+    schema_version: int = 2  # 2: epoch and verified
     type: Literal["book.snapshot"] = "book.snapshot"
     asset_id: str
     market: str
@@ -67,17 +76,23 @@ class BookSnapshot(_Msg):
     neg_risk: bool = False
     hash: str | None = None
     reason: str = "periodic"
+    epoch: int = 0
+    verified: bool = True
 
 
 class BookState(_Msg):
-    """The ingestor's view of one book: consumers must not quote unless ``state == "live"``."""
+    """The ingestor's view of one book: consumers must not quote unless ``state == "live"`` (``unverified``:
+    published, hash pending; ``resyncing``, ``awaiting_snapshot``, ``disconnected``: no book to trust)."""
 
+    schema_version: int = 2  # 2: epoch and seq
     type: Literal["book.state"] = "book.state"
     asset_id: str
     market: str
     state: str
     reason: str | None = None
     ts_ms: int
+    epoch: int = 0
+    seq: int = 0  # the book's position when the state changed
 
 
 # --- market set --------------------------------------------------------------------------------------------

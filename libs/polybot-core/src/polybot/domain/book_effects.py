@@ -23,7 +23,8 @@ from polybot.domain.book_hash import HashLayout
 
 class BookState(StrEnum):
     AWAITING_SNAPSHOT = "awaiting_snapshot"
-    LIVE = "live"
+    LIVE = "live"  # the book's latest hash verified: quotable
+    UNVERIFIED = "unverified"  # a book whose hash is still pending (F10 ltp window): applied, not quotable yet
     RESYNCING = "resyncing"
     DISCONNECTED = "disconnected"
 
@@ -46,6 +47,9 @@ class Applied:
     ``extends``: this venue delta joins the still-open change ``seq`` (coalescing, ``SyncConfig.coalesce``)
     instead of taking a new number; the shell appends its ``changes`` to that change's message, whose
     ``hash``/``best_*``/``ts_ms`` become this one's.
+
+    ``reset``: the first change of a new ``epoch``: ``changes`` are the whole book (every level), which
+    *replaces* whatever the consumer held (after a restart, a re-add, a resync).
     """
 
     asset_id: str
@@ -59,13 +63,17 @@ class Applied:
     best_ask: Decimal | None
     source: AppliedSource = "price_change"
     extends: bool = False
+    epoch: int = 0
+    reset: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The whole book after the delta ``seq``; levels best first. ``reason`` says why it was taken:
+    """The whole book after the change ``(epoch, seq)``; levels best first. ``reason`` says why it was taken:
     ``initial``, a resync reason (``first_delta``/``gap``/``checksum``/``tick_size``/``manual``), ``book`` (a
-    websocket book while live), ``rest`` (a REST book while live) or ``periodic``."""
+    websocket book while live), ``rest`` (a REST book while live), ``verified`` (a pending hash of this book
+    was confirmed) or ``periodic``. ``verified`` is false only while the book's hash is pending (the F10
+    ltp window): such a book is not quotable yet. A book known to be wrong is never a ``Snapshot``."""
 
     asset_id: str
     market: str
@@ -78,6 +86,8 @@ class Snapshot:
     neg_risk: bool
     hash: str | None
     reason: str
+    epoch: int = 0
+    verified: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +135,8 @@ class StateChanged:
     new: BookState
     reason: str | None
     ts_ms: int
+    epoch: int = 0
+    seq: int = 0  # the book's position when the state changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,3 +162,5 @@ class SyncStats:
     last_update_ts_ms: int = 0
     resyncs: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTED_RESYNC_REASONS, 0))
     buffer_overflows: int = 0
+    epochs: int = 0  # epochs begun by this process
+    refused_books: int = 0  # books whose hash did not verify (never published)

@@ -3,21 +3,35 @@
 States and what moves between them (the ``_TABLE`` below is the whole truth; anything not in it raises
 ``BookSyncError`` and changes nothing)::
 
-    awaiting_snapshot --book--> live
+    awaiting_snapshot --book that verifies--> live           a new epoch
+    awaiting_snapshot --book whose hash is pending--> unverified   a new epoch, not quotable yet
     awaiting_snapshot --delta--> resyncing(first_delta)       the delta is buffered
-    live --delta with a hash nothing explains--> resyncing(checksum)
-    live --tick_size_change--> resyncing(tick_size)           no quoting until a new snapshot
-    live --resync request--> resyncing(<reason>)
-    resyncing --book (ws or REST)--> live                     then the buffered deltas newer than it
+    unverified --a later hash of the asset verifies--> live
+    live|unverified --delta with a hash nothing explains--> resyncing(checksum)
+    live|unverified --book that does not verify--> resyncing(checksum)   the book is never published
+    live|unverified --tick_size_change--> resyncing(tick_size)           no quoting until a new snapshot
+    live|unverified --resync request--> resyncing(<reason>)
+    resyncing --book (ws or REST) that verifies or is pending--> live|unverified   a new epoch, then the
+                                                            buffered deltas that follow it
+    resyncing --REST book that does not verify--> resyncing   (the fetch is restarted, nothing published)
     any but disconnected --connection lost--> disconnected    buffer dropped
     disconnected --connection restored--> resyncing(gap)      (awaiting_snapshot if it never had a book)
 
 Rules:
 
-- **seq.** Every change to the book is an ``Applied`` effect whose ``seq`` is the previous one + 1: venue
-  deltas, and the difference a replacing snapshot makes (a snapshot equal to our book makes none). A
-  ``Snapshot`` carries the seq of the last change it includes, so a consumer that follows deltas never
-  misses a replacement, and one that starts cold loads a snapshot and applies the deltas above its seq.
+- **epoch and seq.** Every change to the book is an ``Applied`` effect whose ``seq`` is the previous one + 1
+  (seq never goes back, across epochs too). A book that does not continue a live chain (the first one, the
+  one completing a resync, after a reconnect) begins a new ``epoch``: its ``Applied`` has ``reset`` and
+  carries every level, so a consumer replaces its book instead of applying a diff. A live websocket book
+  (post-trade) stays in the epoch: its ``Applied`` is the difference it makes. A ``Snapshot`` carries the
+  ``(epoch, seq)`` of the last change it includes, so a consumer's book at ``(epoch, seq)`` equals the
+  snapshot at ``(epoch, seq)``. A new ``BookSync`` is given where the previous instance left off
+  (``epoch``, ``seq``): its first book begins ``epoch + 1`` at ``seq + 1``.
+- **Only verified books go out as books.** A book whose hash is checked and does not verify produces no
+  ``Applied`` and no ``Snapshot``: a websocket book starts a checksum resync, a REST book restarts the
+  fetch. A book whose F10 hash is pending (the ltp window) is published with ``verified=False`` in state
+  ``unverified``; the first later hash of the asset that verifies makes it ``live`` (with a ``verified``
+  snapshot), expiry makes it a mismatch.
 - **Coalescing** (``SyncConfig.coalesce``, off by default). While the shell has not yet sent change
   ``seq`` anywhere, further venue deltas may join it instead of taking ``seq + 1`` (``Applied.extends``):
   a shell whose publisher is busy then sends one message per asset carrying all the changes since, so the
@@ -25,16 +39,17 @@ Rules:
   +1 per message. The shell calls ``seal(seq)`` when it takes the message; a snapshot and a replacing
   book seal it too (a snapshot's ``seq`` must cover exactly the changes up to it).
 - **Resync** = buffer deltas (at most ``max_buffered``) while the shell fetches REST ``/book``; any
-  snapshot completes it, websocket or REST. Buffered deltas *newer* than the snapshot (timestamp greater,
-  and after any buffered delta whose hash equals the snapshot's) are then applied through the normal live
-  path, hash checks included. A REST book older than the last delta it must cover (the last applied one
-  before the resync, or the last dropped by an overflow) is stale: discarded, and the resync restarts.
-  Overflow drops the buffer and restarts the resync.
-- **After a REST book** deltas at or before its timestamp are already included and are discarded.
-- **Hashes.** Every book and every delta carrying a hash is verified (``book_verify``); a mismatch on a
-  websocket book or a delta starts a checksum resync, a mismatch on a REST book is only reported (it *is*
-  the resync). An F10 hash no known ``last_trade_price`` explains stays pending for ``ltp_window_ms``;
-  only expiry (checked on every input and by ``tick``) makes it a mismatch.
+  snapshot completes it, websocket or REST. Buffered deltas after the snapshot are then applied through the
+  normal live path, hash checks included: those after the last buffered delta whose hash equals the
+  snapshot's, and not older than the snapshot. A delta of the snapshot's own millisecond is not dropped by
+  its timestamp (deltas sharing a millisecond are common): it is skipped only when the book already has its
+  hash, otherwise applied and decided by the hash chain. A REST book older than the last delta it must
+  cover is stale: discarded, and the resync restarts. Overflow drops the buffer and restarts the resync.
+- **After a REST book** deltas older than it are already included and are discarded; same-millisecond ones
+  are decided as above.
+- **Hashes.** Every book and every delta carrying a hash is verified (``book_verify``). An F10 hash no
+  known ``last_trade_price`` explains stays pending for ``ltp_window_ms``; only expiry (checked on every
+  input and by ``tick``) makes it a mismatch.
 - **Time.** ``now_ms`` is passed in; venue timestamps order books and deltas, ``now_ms`` only drives the
   pending-check windows and the resync timestamps.
 """
@@ -45,7 +60,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from polybot.domain.book import L2Book, LevelChange
+from polybot.domain.book import L2Book, Level, LevelChange
 from polybot.domain.book_effects import (
     Applied,
     AppliedSource,
@@ -117,13 +132,16 @@ class BookSync:
     """The state machine of one asset's book. Feed inputs with ``handle``; act on the returned effects."""
 
     def __init__(self, asset_id: str, market: str, meta: MarketMeta | None = None,
-                 config: SyncConfig | None = None, *, seq: int = 0) -> None:
+                 config: SyncConfig | None = None, *, epoch: int = 0, seq: int = 0) -> None:
+        """``epoch``, ``seq``: where the asset's feed left off (a restart, a re-add): never go back."""
         self.asset_id = asset_id
         self.market = market
         self.meta = meta or MarketMeta()
         self.config = config or SyncConfig()
         self.state = BookState.AWAITING_SNAPSHOT
+        self.epoch = epoch
         self.seq = seq
+        self.verified = False  # the current book's hash is confirmed (or not checked)
         self.open = False  # change ``seq`` may still take venue deltas (coalescing)
         self.book = L2Book()
         self.has_book = False
@@ -171,14 +189,17 @@ class BookSync:
             self.open = False
 
     def snapshot(self, reason: str = "periodic") -> Snapshot | None:
-        """The current book as a ``Snapshot`` (``None`` before the first book). Seals the open change: a
-        snapshot covers exactly the changes up to its ``seq``."""
-        if not self.has_book:
+        """The current book as a ``Snapshot`` (``None`` unless consumers hold it: live or unverified). Seals
+        the open change: a snapshot covers exactly the changes up to its ``seq``."""
+        if not self.has_book or self.state not in _PUBLISHED:
             return None
         self.open = False
+        return self._snapshot(reason)
+
+    def _snapshot(self, reason: str) -> Snapshot:
         return Snapshot(self.asset_id, self.market, self.seq, self.book_ts_ms, self.book.bids_best_first(),
                         self.book.asks_best_first(), self.meta.tick_size, self.meta.min_order_size,
-                        self.meta.neg_risk, self.hash, reason)
+                        self.meta.neg_risk, self.hash, reason, self.epoch, self.verified)
 
     @property
     def buffered(self) -> int:
@@ -187,11 +208,13 @@ class BookSync:
     # --- handlers -------------------------------------------------------------------------------------------
     def _on_book(self, ev: SyncInput, now_ms: int, fx: list[Effect]) -> None:
         assert isinstance(ev, VenueBook)
+        old = self.state
+        fresh = old not in _PUBLISHED  # not continuing a published chain: a new epoch
         if ev.source == "rest" and self.has_book:
-            floor = self.book_ts_ms if self.state is _S.LIVE else self._min_snapshot_ts
+            floor = self.book_ts_ms if not fresh else self._min_snapshot_ts
             if ev.ts_ms < floor:
                 fx.append(Discarded(self.asset_id, self.market, "rest_book", "stale", now_ms))
-                if self.state is _S.RESYNCING:
+                if old is _S.RESYNCING:
                     fx.append(self._resync_effect(now_ms, restart=True))
                 return
         self._take_meta(ev)
@@ -203,47 +226,58 @@ class BookSync:
         self.has_book = True
         self.book_ts_ms = ev.ts_ms
         self.hash = ev.hash
-        self.stats.snapshots += 1
-        self.stats.last_update_ts_ms = ev.ts_ms
-        if changes:
-            self.seq += 1
-            source: AppliedSource = "rest" if ev.source == "rest" else "book"
-            fx.append(self._applied(ev.ts_ms, ev.recv_ts_ms, changes, ev.hash, source))
         if ev.last_trade_price is not None:
             self.verifier.note_ltp(ev.last_trade_price)
-        mismatch = False
+        result: HashMatch | PendingCheck | None = _UNCHECKED
         if ev.hash and self.config.verify_hashes:
-            result = self.verifier.verify(self._subject(ev.timestamp), ev.hash, kind="book", seq=self.seq,
+            result = self.verifier.verify(self._subject(ev.timestamp), ev.hash, kind="book", seq=self.seq + 1,
                                           ts_ms=ev.ts_ms, now_ms=now_ms, own_ltp=ev.last_trade_price)
-            mismatch = result is None
-            self._report(result, "book", ev.ts_ms, fx)
-        old = self.state
+            self._report(result, "book", ev.ts_ms, fx, seq=self.seq + 1)
+        if result is None:  # known wrong: never published, never quoted
+            self.stats.refused_books += 1
+            if old is _S.RESYNCING:
+                fx.append(self._resync_effect(now_ms, restart=True))
+            else:
+                self._start_resync("checksum", now_ms, fx)
+            return
+        self.stats.snapshots += 1
+        self.stats.last_update_ts_ms = ev.ts_ms
+        source: AppliedSource = "rest" if ev.source == "rest" else "book"
+        if fresh:
+            self.epoch += 1
+            self.stats.epochs += 1
+            self.seq += 1
+            fx.append(self._applied(ev.ts_ms, ev.recv_ts_ms, _all_levels(ev.bids, ev.asks), ev.hash, source,
+                                    reset=True))
+        elif changes:
+            self.seq += 1
+            fx.append(self._applied(ev.ts_ms, ev.recv_ts_ms, changes, ev.hash, source))
+        self.verified = not isinstance(result, PendingCheck)
         if old is _S.AWAITING_SNAPSHOT:
             reason = "initial"
-        elif old is _S.RESYNCING:
+        elif fresh:
             reason = self.resync_reason or "manual"
         else:
             reason = "rest" if ev.source == "rest" else "book"
-        snap = self.snapshot(reason)
-        assert snap is not None
-        fx.append(snap)
+        self.open = False
+        fx.append(self._snapshot(reason))
+        self._move(_S.LIVE if self.verified else _S.UNVERIFIED, reason, now_ms, fx)
         self._included_until_ts = ev.ts_ms if ev.source == "rest" else None
         buffered, self._buffer = self._buffer, []
-        if old is not _S.LIVE:
-            self._move(_S.LIVE, reason, now_ms, fx)
+        if fresh:
             self.resync_reason = None
-        if mismatch and ev.source == "ws":
-            self._start_resync("checksum", now_ms, fx)
         for delta in self._newer_than(buffered, ev):
             _TABLE[(self.state, VenueDelta)](self, delta, now_ms, fx)
 
     def _on_delta_live(self, ev: SyncInput, now_ms: int, fx: list[Effect]) -> None:
         assert isinstance(ev, VenueDelta)
-        if self._included_until_ts is not None:
-            if ev.ts_ms <= self._included_until_ts:
+        included = self._included_until_ts
+        if included is not None:
+            if ev.ts_ms < included or (ev.ts_ms == included and ev.hash is not None and ev.hash == self.hash):
                 fx.append(Discarded(self.asset_id, self.market, "delta", "included_in_rest_book", now_ms))
                 return
-            self._included_until_ts = None
+            if ev.ts_ms > included:
+                self._included_until_ts = None
         apply = self.book.apply
         for change in ev.changes:
             apply(change)
@@ -276,6 +310,8 @@ class BookSync:
         self._report(result, "delta", ev.ts_ms, fx)
         if result is None:
             self._start_resync("checksum", now_ms, fx)
+        elif self.state is _S.UNVERIFIED and not verifier.pending:
+            self._confirmed(now_ms, fx)
 
     def _on_delta_first(self, ev: SyncInput, now_ms: int, fx: list[Effect]) -> None:
         assert isinstance(ev, VenueDelta)
@@ -302,13 +338,22 @@ class BookSync:
     def _on_tick_size(self, ev: SyncInput, now_ms: int, fx: list[Effect]) -> None:
         assert isinstance(ev, TickSizeChanged)
         self.meta = replace(self.meta, tick_size=ev.new_tick_size)
-        if self.state is _S.LIVE:
+        if self.state in _PUBLISHED:
             self._start_resync("tick_size", now_ms, fx)
 
     def _on_last_trade(self, ev: SyncInput, now_ms: int, fx: list[Effect]) -> None:
         assert isinstance(ev, LastTrade)
         for check, match in self.verifier.on_last_trade(ev.price, ev.raw_price):
             fx.append(self._checked(check.kind, check.seq, check.ts_ms, "ok", match, deferred=True))
+        if self.state is _S.UNVERIFIED and not self.verifier.pending:
+            self._confirmed(now_ms, fx)
+
+    def _confirmed(self, now_ms: int, fx: list[Effect]) -> None:
+        """The pending hash of an unverified book is explained: the book is quotable, cold consumers may load it."""
+        self.verified = True
+        self.open = False
+        fx.append(self._snapshot("verified"))
+        self._move(_S.LIVE, "verified", now_ms, fx)
 
     def _on_lost(self, ev: SyncInput, now_ms: int, fx: list[Effect]) -> None:
         self._buffer.clear()
@@ -347,14 +392,17 @@ class BookSync:
 
     def _move(self, new: BookState, reason: str | None, now_ms: int, fx: list[Effect]) -> None:
         if new is not self.state:
-            fx.append(StateChanged(self.asset_id, self.market, self.state, new, reason, now_ms))
+            fx.append(StateChanged(self.asset_id, self.market, self.state, new, reason, now_ms, self.epoch,
+                                   self.seq))
             self.state = new
+            if new not in _PUBLISHED:
+                self.verified = False
 
     def _expire(self, now_ms: int, fx: list[Effect]) -> None:
         expired = self.verifier.expire(now_ms)
         for check in expired:
             fx.append(self._checked(check.kind, check.seq, check.ts_ms, "mismatch"))
-        if expired and self.state is _S.LIVE:
+        if expired and self.state in _PUBLISHED:
             self._start_resync("checksum", now_ms, fx)
 
     def _take_meta(self, ev: VenueBook) -> None:
@@ -371,18 +419,20 @@ class BookSync:
         return HashSubject(self.market, self.asset_id, timestamp, self.book.levels_json(), self.meta, self._head)
 
     def _newer_than(self, buffered: list[VenueDelta], book: VenueBook) -> list[VenueDelta]:
+        """The buffered deltas the book does not include: after the last one whose hash is the book's, and
+        not older than it (a delta of the book's own millisecond is left to the hash chain)."""
         start = 0
         if book.hash:
             for i, delta in enumerate(buffered):
                 if delta.hash == book.hash:
                     start = i + 1
-        return [d for d in buffered[start:] if d.ts_ms > book.ts_ms]
+        return [d for d in buffered[start:] if d.ts_ms >= book.ts_ms]
 
     def _applied(self, ts_ms: int, recv_ts_ms: int, changes: tuple[LevelChange, ...], hash_: str | None,
-                 source: AppliedSource, extends: bool = False) -> Applied:
+                 source: AppliedSource, extends: bool = False, reset: bool = False) -> Applied:
         book = self.book
         return Applied(self.asset_id, self.market, self.seq, ts_ms, recv_ts_ms, changes, hash_,
-                       book.best_bid_price(), book.best_ask_price(), source, extends)
+                       book.best_bid_price(), book.best_ask_price(), source, extends, self.epoch, reset)
 
     def _checked(self, kind: str, seq: int, ts_ms: int, result: HashResult, match: HashMatch | None = None,
                  deferred: bool = False) -> HashChecked:
@@ -390,11 +440,19 @@ class BookSync:
                            match.layout if match else None, match.ltp if match else None,
                            match.ts_offset_ms if match else 0, deferred)
 
-    def _report(self, result: HashMatch | PendingCheck | None, kind: str, ts_ms: int, fx: list[Effect]) -> None:
+    def _report(self, result: HashMatch | PendingCheck | None, kind: str, ts_ms: int, fx: list[Effect],
+                seq: int | None = None) -> None:
+        seq = self.seq if seq is None else seq
         if isinstance(result, HashMatch):
-            fx.append(self._checked(kind, self.seq, ts_ms, "ok", result))
+            fx.append(self._checked(kind, seq, ts_ms, "ok", result))
         elif result is None:
-            fx.append(self._checked(kind, self.seq, ts_ms, "mismatch"))
+            fx.append(self._checked(kind, seq, ts_ms, "mismatch"))
+
+
+def _all_levels(bids: tuple[Level, ...], asks: tuple[Level, ...]) -> tuple[LevelChange, ...]:
+    """A whole book as changes from empty (the ``reset`` change that begins an epoch)."""
+    return (*(LevelChange("BUY", lv.price, lv.size, lv.raw_price, lv.raw_size) for lv in bids),
+            *(LevelChange("SELL", lv.price, lv.size, lv.raw_price, lv.raw_size) for lv in asks))
 
 
 def _trade_prices(ev: VenueDelta) -> Iterator[Decimal]:
@@ -405,18 +463,20 @@ def _trade_prices(ev: VenueDelta) -> Iterator[Decimal]:
             yield price
 
 
-_ALIVE = (_S.AWAITING_SNAPSHOT, _S.LIVE, _S.RESYNCING)
+_UNCHECKED = HashMatch(HashLayout.F10, None, 0)  # stands for "no hash to check": as good as verified
+_PUBLISHED = (_S.LIVE, _S.UNVERIFIED)  # states whose book consumers hold
+_ALIVE = (_S.AWAITING_SNAPSHOT, *_PUBLISHED, _S.RESYNCING)
 _TABLE: dict[tuple[BookState, type], _Handler] = {
     (_S.AWAITING_SNAPSHOT, VenueBook): BookSync._on_book,
-    (_S.LIVE, VenueBook): BookSync._on_book,
+    **{(s, VenueBook): BookSync._on_book for s in _PUBLISHED},
     (_S.RESYNCING, VenueBook): BookSync._on_book,
     (_S.DISCONNECTED, VenueBook): BookSync._on_book_disconnected,
     (_S.AWAITING_SNAPSHOT, VenueDelta): BookSync._on_delta_first,
-    (_S.LIVE, VenueDelta): BookSync._on_delta_live,
+    **{(s, VenueDelta): BookSync._on_delta_live for s in _PUBLISHED},
     (_S.RESYNCING, VenueDelta): BookSync._on_delta_buffer,
     (_S.DISCONNECTED, VenueDelta): BookSync._on_delta_disconnected,
     (_S.AWAITING_SNAPSHOT, ResyncRequested): BookSync._on_request,
-    (_S.LIVE, ResyncRequested): BookSync._on_request,
+    **{(s, ResyncRequested): BookSync._on_request for s in _PUBLISHED},
     (_S.RESYNCING, ResyncRequested): BookSync._ignore,
     (_S.DISCONNECTED, ResyncRequested): BookSync._ignore,
     (_S.DISCONNECTED, ConnectionLost): BookSync._ignore,

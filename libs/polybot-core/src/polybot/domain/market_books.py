@@ -64,14 +64,15 @@ class MarketBooks:
         self._by_market: dict[str, list[str]] = {}
 
     # --- the asset set ----------------------------------------------------------------------------------------
-    def add_asset(self, asset_id: str, market: str, meta: MarketMeta | None = None, *, seq: int = 0) -> BookSync:
-        """Track an asset (idempotent). ``seq``: the last seq published for it (continue after a restart)."""
+    def add_asset(self, asset_id: str, market: str, meta: MarketMeta | None = None, *, epoch: int = 0,
+                  seq: int = 0) -> BookSync:
+        """Track an asset (idempotent). ``epoch``, ``seq``: where its feed left off (continue after a restart)."""
         book = self._books.get(asset_id)
         if book is not None:
             if meta is not None:
                 book.set_meta(meta)
             return book
-        book = BookSync(asset_id, market, meta or self.default_meta, self.config, seq=seq)
+        book = BookSync(asset_id, market, meta or self.default_meta, self.config, epoch=epoch, seq=seq)
         self._books[asset_id] = book
         self._by_market.setdefault(market, []).append(asset_id)
         return book
@@ -155,13 +156,12 @@ class MarketBooks:
         return self._limit(effects)
 
     def snapshots(self, reason: str = "periodic") -> list[Snapshot]:
-        """A snapshot of every book that is live (for the periodic snapshot)."""
+        """A snapshot of every book consumers hold (live or unverified: for the periodic snapshot)."""
         out = []
         for book in self._books.values():
-            if book.state == "live":
-                snap = book.snapshot(reason)
-                if snap is not None:
-                    out.append(snap)
+            snap = book.snapshot(reason)
+            if snap is not None:
+                out.append(snap)
         return out
 
     # --- internals ----------------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 The PostgreSQL tables come from the ingest migrations (``migrations/ingest/0001_books.sql``); SQLite gets
 equivalent tables here (JSON as text, numerics as their exact text), for offline diagnosis with
-``polybot.cli replay --db-url sqlite:///…``. Writes are batched (``executemany``) and idempotent: a row with
-an existing key is replaced, so replaying a file twice leaves one copy.
+``polybot.cli replay --db-url sqlite:///…``. Writes are batched (``executemany``) and idempotent, with one
+conflict rule for every writer (the live ingestor's ``books`` too): a ``book_events``/``book_snapshots`` row
+already stored for its key wins, so replaying a file twice leaves one copy; ``market_status`` is replaced
+by the newer position.
 
 Levels are stored as JSON arrays of ``[price, size]`` venue strings, best first; a delta's payload is
 ``{"changes": [[side, price, size], …], "hash", "best_bid", "best_ask"}``.
@@ -24,10 +26,11 @@ from polybot.domain.book import Level
 from polybot.domain.book_effects import Applied, Snapshot
 from polybot.domain.book_sync import BookSync
 
-EventRow = tuple[str, int, str, int, int, str, dict[str, Any]]
+EventRow = tuple[str, int, str, int, int, str, dict[str, Any], int, bool]
 SnapshotRow = tuple[str, int, int, str, list[list[str]], list[list[str]], Decimal | None, Decimal | None, bool,
-                    str | None, str]
-StatusRow = tuple[str, str, int, int, int, int, str, int, int, int, int]
+                    str | None, str, int, bool]
+StatusRow = tuple[str, str, int, int, int, int, str, int, int, int, int, int]
+STATE_COLUMN = 6  # the ``state`` of a StatusRow
 
 
 def _levels(levels: Sequence[Level]) -> list[list[str]]:
@@ -46,44 +49,47 @@ def event_row(fx: Applied) -> EventRow:
         "best_bid": None if fx.best_bid is None else str(fx.best_bid),
         "best_ask": None if fx.best_ask is None else str(fx.best_ask),
     }
-    return (fx.asset_id, fx.seq, fx.market, fx.ts_ms, fx.recv_ts_ms, fx.source, payload)
+    return (fx.asset_id, fx.seq, fx.market, fx.ts_ms, fx.recv_ts_ms, fx.source, payload, fx.epoch, fx.reset)
 
 
 def snapshot_row(snap: Snapshot) -> SnapshotRow:
     """A ``book_snapshots`` row."""
     return (snap.asset_id, snap.seq, snap.ts_ms, snap.market, _levels(snap.bids), _levels(snap.asks),
-            _num(snap.tick_size), _num(snap.min_order_size), snap.neg_risk, snap.hash, snap.reason)
+            _num(snap.tick_size), _num(snap.min_order_size), snap.neg_risk, snap.hash, snap.reason, snap.epoch,
+            snap.verified)
 
 
 def status_row(sync: BookSync) -> StatusRow:
     """A ``market_status`` row for one asset's book."""
     st, r = sync.stats, sync.stats.resyncs
     return (sync.asset_id, sync.market, sync.seq, st.last_update_ts_ms, st.snapshots, st.deltas, sync.state.value,
-            r["first_delta"], r["gap"], r["checksum"], r["tick_size"])
+            r["first_delta"], r["gap"], r["checksum"], r["tick_size"], sync.epoch)
 
 
-_PG_EVENTS = """
-INSERT INTO book_events (asset_id, seq, market, ts_ms, recv_ts_ms, event_type, payload)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (asset_id, seq) DO UPDATE SET market = EXCLUDED.market, ts_ms = EXCLUDED.ts_ms,
-    recv_ts_ms = EXCLUDED.recv_ts_ms, event_type = EXCLUDED.event_type, payload = EXCLUDED.payload
+# One conflict rule for every writer of the book tables: a row already stored for its key wins (its content
+# is final: the feed never gives one (asset_id, seq) two contents, so a second write is a redelivery).
+EVENTS_INSERT_SQL = """
+INSERT INTO book_events (asset_id, seq, market, ts_ms, recv_ts_ms, event_type, payload, epoch, reset)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (asset_id, seq) DO NOTHING
 """
-_PG_SNAPSHOTS = """
+SNAPSHOTS_INSERT_SQL = """
 INSERT INTO book_snapshots (asset_id, seq, ts_ms, market, bids, asks, tick_size, min_order_size, neg_risk, hash,
-    reason)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-ON CONFLICT (asset_id, seq, ts_ms) DO UPDATE SET market = EXCLUDED.market, bids = EXCLUDED.bids,
-    asks = EXCLUDED.asks, tick_size = EXCLUDED.tick_size, min_order_size = EXCLUDED.min_order_size,
-    neg_risk = EXCLUDED.neg_risk, hash = EXCLUDED.hash, reason = EXCLUDED.reason
+    reason, epoch, verified)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+ON CONFLICT (asset_id, seq, ts_ms) DO NOTHING
 """
+# market_status is a current view, not history: the newest row replaces it, but never with an older position.
 STATUS_UPSERT_SQL = """
 INSERT INTO market_status (asset_id, market, last_seq, last_update_ts_ms, snapshots, deltas, state,
-    resync_first_delta, resync_gap, resync_checksum, resync_tick_size)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    resync_first_delta, resync_gap, resync_checksum, resync_tick_size, last_epoch)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (asset_id) DO UPDATE SET market = EXCLUDED.market, last_seq = EXCLUDED.last_seq,
+    last_epoch = EXCLUDED.last_epoch,
     last_update_ts_ms = EXCLUDED.last_update_ts_ms, snapshots = EXCLUDED.snapshots, deltas = EXCLUDED.deltas,
     state = EXCLUDED.state, resync_first_delta = EXCLUDED.resync_first_delta, resync_gap = EXCLUDED.resync_gap,
     resync_checksum = EXCLUDED.resync_checksum, resync_tick_size = EXCLUDED.resync_tick_size, updated_at = now()
+WHERE (market_status.last_epoch, market_status.last_seq) <= (EXCLUDED.last_epoch, EXCLUDED.last_seq)
 """
 
 
@@ -98,9 +104,9 @@ class PgBookStore:
         """Write one batch in one transaction."""
         async with self._pool.acquire() as conn, conn.transaction():
             if events:
-                await conn.executemany(_PG_EVENTS, [event_row(e) for e in events])
+                await conn.executemany(EVENTS_INSERT_SQL, [event_row(e) for e in events])
             if snapshots:
-                await conn.executemany(_PG_SNAPSHOTS, [snapshot_row(s) for s in snapshots])
+                await conn.executemany(SNAPSHOTS_INSERT_SQL, [snapshot_row(s) for s in snapshots])
             if status:
                 await conn.executemany(STATUS_UPSERT_SQL, [status_row(s) for s in status])
 
@@ -109,18 +115,20 @@ SQLITE_DDL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS book_events (
         asset_id TEXT NOT NULL, seq INTEGER NOT NULL, market TEXT NOT NULL, ts_ms INTEGER NOT NULL,
         recv_ts_ms INTEGER NOT NULL, event_type TEXT NOT NULL, payload TEXT NOT NULL,
+        epoch INTEGER NOT NULL DEFAULT 0, reset INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (asset_id, seq))""",
     """CREATE TABLE IF NOT EXISTS book_snapshots (
         asset_id TEXT NOT NULL, seq INTEGER NOT NULL, ts_ms INTEGER NOT NULL, market TEXT NOT NULL,
         bids TEXT NOT NULL, asks TEXT NOT NULL, tick_size TEXT, min_order_size TEXT, neg_risk INTEGER NOT NULL,
         hash TEXT, reason TEXT NOT NULL, created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        epoch INTEGER NOT NULL DEFAULT 0, verified INTEGER NOT NULL DEFAULT 1,
         PRIMARY KEY (asset_id, seq, ts_ms))""",
     """CREATE TABLE IF NOT EXISTS market_status (
         asset_id TEXT PRIMARY KEY, market TEXT NOT NULL, last_seq INTEGER NOT NULL,
         last_update_ts_ms INTEGER NOT NULL, snapshots INTEGER NOT NULL, deltas INTEGER NOT NULL,
         state TEXT NOT NULL, resync_first_delta INTEGER NOT NULL, resync_gap INTEGER NOT NULL,
         resync_checksum INTEGER NOT NULL, resync_tick_size INTEGER NOT NULL,
-        updated_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)""",
+        updated_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, last_epoch INTEGER NOT NULL DEFAULT 0)""",
 )
 
 
@@ -145,16 +153,18 @@ class SqliteBookStore:
         """Write one batch in one transaction (synchronously: SQLite is a local file)."""
         with self._conn:
             self._conn.executemany(
-                "INSERT OR REPLACE INTO book_events VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO book_events (asset_id, seq, market, ts_ms, recv_ts_ms, event_type, payload, "
+                "epoch, reset) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [tuple(_sqlite_value(v) for v in event_row(e)) for e in events])
             self._conn.executemany(
-                "INSERT OR REPLACE INTO book_snapshots (asset_id, seq, ts_ms, market, bids, asks, tick_size, "
-                "min_order_size, neg_risk, hash, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO book_snapshots (asset_id, seq, ts_ms, market, bids, asks, tick_size, "
+                "min_order_size, neg_risk, hash, reason, epoch, verified) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [tuple(_sqlite_value(v) for v in snapshot_row(s)) for s in snapshots])
             self._conn.executemany(
                 "INSERT OR REPLACE INTO market_status (asset_id, market, last_seq, last_update_ts_ms, snapshots, "
-                "deltas, state, resync_first_delta, resync_gap, resync_checksum, resync_tick_size) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "deltas, state, resync_first_delta, resync_gap, resync_checksum, resync_tick_size, last_epoch) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [status_row(s) for s in status])
 
     def close(self) -> None:

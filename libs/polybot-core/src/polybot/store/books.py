@@ -3,7 +3,8 @@
 Rows have the same shape as the offline replay's (``polybot.store.book_tables`` builds them). Writes are
 batched and idempotent on redelivery: events go through ``COPY`` into a session temp table and then
 ``INSERT … ON CONFLICT DO NOTHING`` (a row already stored for (asset_id, seq) wins), snapshots through one
-``executemany`` with ``ON CONFLICT DO NOTHING``, status rows through an upsert. One transaction per batch.
+``executemany`` of ``book_tables.SNAPSHOTS_INSERT_SQL`` (the same rule), status rows through an upsert that
+never moves an asset's position back. One transaction per batch.
 """
 
 from __future__ import annotations
@@ -17,24 +18,23 @@ import asyncpg
 import orjson
 
 from polybot.domain.book_effects import Applied, Snapshot
-from polybot.store.book_tables import STATUS_UPSERT_SQL, StatusRow, event_row, snapshot_row
+from polybot.store.book_tables import SNAPSHOTS_INSERT_SQL, STATUS_UPSERT_SQL, StatusRow, event_row, snapshot_row
 
 _TEMP_EVENTS = """
 CREATE TEMP TABLE IF NOT EXISTS _ingest_book_events (
-    asset_id text, seq bigint, market text, ts_ms bigint, recv_ts_ms bigint, event_type text, payload text
+    asset_id text, seq bigint, market text, ts_ms bigint, recv_ts_ms bigint, event_type text, payload text,
+    epoch bigint, reset boolean
 ) ON COMMIT DELETE ROWS
 """
-_EVENT_COLUMNS = ("asset_id", "seq", "market", "ts_ms", "recv_ts_ms", "event_type", "payload")
+_EVENT_COLUMNS = ("asset_id", "seq", "market", "ts_ms", "recv_ts_ms", "event_type", "payload", "epoch", "reset")
 _INSERT_EVENTS = """
-INSERT INTO book_events (asset_id, seq, market, ts_ms, recv_ts_ms, event_type, payload)
-SELECT asset_id, seq, market, ts_ms, recv_ts_ms, event_type, payload::jsonb FROM _ingest_book_events
+INSERT INTO book_events (asset_id, seq, market, ts_ms, recv_ts_ms, event_type, payload, epoch, reset)
+SELECT asset_id, seq, market, ts_ms, recv_ts_ms, event_type, payload::jsonb, epoch, reset FROM _ingest_book_events
 ON CONFLICT (asset_id, seq) DO NOTHING
 """
-_INSERT_SNAPSHOTS = """
-INSERT INTO book_snapshots (asset_id, seq, ts_ms, market, bids, asks, tick_size, min_order_size, neg_risk, hash,
-    reason)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-ON CONFLICT (asset_id, seq, ts_ms) DO NOTHING
+_LAST_EVENTS = """
+SELECT DISTINCT ON (asset_id) asset_id, epoch, seq FROM book_events WHERE asset_id = ANY($1::text[])
+ORDER BY asset_id, seq DESC
 """
 _PRUNE_EVENTS = """
 DELETE FROM book_events WHERE ctid = ANY (ARRAY(
@@ -53,6 +53,7 @@ class StatusRecord:
 
     asset_id: str
     market: str | None
+    last_epoch: int
     last_seq: int
     last_update_ts_ms: int
     snapshots: int
@@ -66,7 +67,8 @@ class StatusRecord:
 
     @classmethod
     def of(cls, row: asyncpg.Record) -> StatusRecord:
-        return cls(row["asset_id"], row["market"], row["last_seq"] or 0, row["last_update_ts_ms"] or 0,
+        return cls(row["asset_id"], row["market"], row["last_epoch"] or 0, row["last_seq"] or 0,
+                   row["last_update_ts_ms"] or 0,
                    row["snapshots"] or 0, row["deltas"] or 0, row["state"], row["resync_first_delta"] or 0,
                    row["resync_gap"] or 0, row["resync_checksum"] or 0, row["resync_tick_size"] or 0,
                    row["updated_at"])
@@ -75,8 +77,9 @@ class StatusRecord:
 def _event_records(events: Iterable[Applied]) -> list[tuple[Any, ...]]:
     out = []
     for fx in events:
-        asset_id, seq, market, ts_ms, recv_ts_ms, event_type, payload = event_row(fx)
-        out.append((asset_id, seq, market, ts_ms, recv_ts_ms, event_type, orjson.dumps(payload).decode()))
+        asset_id, seq, market, ts_ms, recv_ts_ms, event_type, payload, epoch, reset = event_row(fx)
+        out.append((asset_id, seq, market, ts_ms, recv_ts_ms, event_type, orjson.dumps(payload).decode(), epoch,
+                    reset))
     return out
 
 
@@ -104,7 +107,7 @@ class BookStore:
             # Rows in key order: concurrent writers then lock in the same order and cannot deadlock.
             if snapshots:
                 rows = sorted((snapshot_row(s) for s in snapshots), key=lambda r: (r[0], r[1], r[2]))
-                await conn.executemany(_INSERT_SNAPSHOTS, rows)
+                await conn.executemany(SNAPSHOTS_INSERT_SQL, rows)
             if status:
                 status_rows: list[StatusRow] = sorted(status, key=_asset_of)
                 await conn.executemany(STATUS_UPSERT_SQL, status_rows)
@@ -125,6 +128,12 @@ class BookStore:
         async with self._pool.acquire() as conn:
             result = await conn.execute(_PRUNE_SNAPSHOTS, created_before)
         return int(result.split()[-1])
+
+    async def last_events(self, asset_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """The ``(epoch, seq)`` of each asset's newest ``book_events`` row (absent: none kept)."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(_LAST_EVENTS, list(asset_ids))
+        return {r["asset_id"]: (r["epoch"], r["seq"]) for r in rows}
 
     async def status(self, asset_ids: Sequence[str] | None = None) -> dict[str, StatusRecord]:
         """``market_status`` rows (all, or of ``asset_ids``), by asset."""

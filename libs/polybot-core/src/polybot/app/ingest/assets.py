@@ -3,8 +3,10 @@ and following gamma-sync's market changes.
 
 An added asset needs its market (condition id) and hash metadata; when neither gamma-sync nor config gives
 them, REST ``/book`` does. An asset whose ``/book`` cannot be fetched waits in ``waiting`` and is retried.
-Its ``seq`` continues from the highest of: this process's memory (removed earlier), ``market_status`` and the
-last delta/snapshot on the bus (see ``subscriptions``).
+Its feed continues after the highest ``(epoch, seq)`` of: this process's memory (removed earlier), its
+newest ``book_events`` row, ``market_status`` and the last delta/snapshot on the bus (see
+``subscriptions``); its first book then begins the next epoch. When any of those cannot be read the asset
+waits too: publishing without knowing where the feed stands could reuse a ``(epoch, seq)``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import asyncpg
 from polybot.app.ingest.markets import TrackedAsset, completed, market_change
 from polybot.app.ingest.outbox import Outbox
 from polybot.app.ingest.resync import ResyncFetcher
-from polybot.app.ingest.subscriptions import last_published_seqs
+from polybot.app.ingest.subscriptions import Position, PositionUnknown, last_published_positions
 from polybot.bus.client import Bus
 from polybot.bus.messages import MarketInfo
 from polybot.domain.book_events import VenueBook
@@ -48,7 +50,7 @@ class AssetSet:
         self.ws: MarketWsClient | None = None
         self.waiting: dict[str, TrackedAsset] = {}  # market/metadata not fetched yet
         self.on_removed: Callable[[str], None] = lambda asset_id: None
-        self._removed_seq: dict[str, int] = {}
+        self._removed_at: dict[str, Position] = {}
         self._lock = asyncio.Lock()
 
     async def add(self, assets: Iterable[TrackedAsset]) -> list[str]:
@@ -59,10 +61,19 @@ class AssetSet:
             ready.extend(await self._complete([a for a in todo if not a.complete]))
             if not ready:
                 return []
-            seqs = await self._last_seqs([a.asset_id for a in ready])
+            try:
+                positions = await self._last_positions([a.asset_id for a in ready])
+            except PositionUnknown as exc:
+                for a in ready:
+                    self.waiting[a.asset_id] = a
+                log.warning("where the book feed left off cannot be read; assets wait",
+                            extra={"assets": len(ready), "error": str(exc)})
+                return []
             for a in ready:
                 assert a.market is not None
-                self.books.add_asset(a.asset_id, a.market, a.meta, seq=seqs.get(a.asset_id, 0))
+                self.waiting.pop(a.asset_id, None)
+                epoch, seq = positions.get(a.asset_id, (0, 0))
+                self.books.add_asset(a.asset_id, a.market, a.meta, epoch=epoch, seq=seq)
                 self.outbox.touch(a.asset_id)
             ids = [a.asset_id for a in ready]
             if self.ws is not None:
@@ -84,7 +95,7 @@ class AssetSet:
                 sync = self.books.get(a)
                 if sync is None:
                     continue
-                self._removed_seq[a] = sync.seq
+                self._removed_at[a] = (sync.epoch, sync.seq)
                 row = status_row(sync)
                 rows.append((*row[:6], "unsubscribed", *row[7:]))
                 self.books.remove_asset(a)
@@ -126,15 +137,24 @@ class AssetSet:
                             extra={"asset_id": a.asset_id, "error": repr(result)})
         return done
 
-    async def _last_seqs(self, asset_ids: list[str]) -> dict[str, int]:
-        seqs = {a: self._removed_seq.get(a, 0) for a in asset_ids}
+    async def _last_positions(self, asset_ids: list[str]) -> dict[str, Position]:
+        """The highest ``(epoch, seq)`` known anywhere for each asset; ``PositionUnknown`` if a source fails."""
+        found = {a: self._removed_at.get(a, (0, 0)) for a in asset_ids}
+
+        def raise_to(asset_id: str, position: Position) -> None:
+            found[asset_id] = max(found[asset_id], position)
+
         if self.store is not None:
             try:
                 for a, rec in (await self.store.status(asset_ids)).items():
-                    seqs[a] = max(seqs[a], rec.last_seq)
+                    raise_to(a, (rec.last_epoch, rec.last_seq))
+                for a, position in (await self.store.last_events(asset_ids)).items():
+                    raise_to(a, position)
             except asyncpg.UndefinedTableError:
-                pass
+                pass  # a database without the ingest tables has nothing published
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+                raise PositionUnknown(f"could not read the book tables: {exc!r}") from exc
         if self.bus is not None:
-            for a, seq in (await last_published_seqs(self.bus, asset_ids)).items():
-                seqs[a] = max(seqs[a], seq)
-        return seqs
+            for a, position in (await last_published_positions(self.bus, asset_ids)).items():
+                raise_to(a, position)
+        return found

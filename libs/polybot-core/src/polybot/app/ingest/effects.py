@@ -60,8 +60,7 @@ class EffectRouter:
             elif isinstance(fx, StartResync):
                 self._start_resync(fx)
             elif isinstance(fx, StateChanged):
-                sync = self.books.get(fx.asset_id)
-                outbox.state(fx, sync.seq if sync else 0)
+                outbox.state(fx)
                 log.info("book state", extra={"asset_id": fx.asset_id, "old": fx.old.value, "new": fx.new.value,
                                               "reason": fx.reason})
             elif isinstance(fx, Discarded):

@@ -57,7 +57,7 @@ class DeltaDraft:
             first, last = self._first, self._last
             final = first if last is first else Applied(
                 last.asset_id, last.market, last.seq, last.ts_ms, first.recv_ts_ms, tuple(self.changes), last.hash,
-                last.best_bid, last.best_ask, first.source)
+                last.best_bid, last.best_ask, first.source, False, first.epoch, first.reset)
             if not self.open:
                 self._final = final
         return final
@@ -66,7 +66,8 @@ class DeltaDraft:
 def delta_payload(fx: Applied) -> bytes:
     """The encoded bus ``BookDelta`` of one numbered change (byte for byte what the model would encode)."""
     return encode_book_delta(fx.asset_id, fx.market, fx.seq, fx.ts_ms, fx.recv_ts_ms,
-                             [(c.side, c.price, c.size) for c in fx.changes], fx.hash, fx.best_bid, fx.best_ask)
+                             [(c.side, c.price, c.size) for c in fx.changes], fx.hash, fx.best_bid, fx.best_ask,
+                             fx.epoch, fx.reset)
 
 
 def _levels(levels: Sequence[Level]) -> tuple[BookLevel, ...]:
@@ -78,8 +79,10 @@ def snapshot_message(snap: Snapshot) -> BookSnapshot:
     return BookSnapshot(asset_id=snap.asset_id, market=snap.market, seq=snap.seq, ts_ms=snap.ts_ms,
                         bids=_levels(snap.bids), asks=_levels(snap.asks), tick_size=Decimal(snap.tick_size),
                         min_order_size=Decimal(snap.min_order_size) if snap.min_order_size else None,
-                        neg_risk=snap.neg_risk, hash=snap.hash, reason=snap.reason)
+                        neg_risk=snap.neg_risk, hash=snap.hash, reason=snap.reason, epoch=snap.epoch,
+                        verified=snap.verified)
 
 
 def state_message(fx: StateChanged) -> BookState:
-    return BookState(asset_id=fx.asset_id, market=fx.market, state=fx.new.value, reason=fx.reason, ts_ms=fx.ts_ms)
+    return BookState(asset_id=fx.asset_id, market=fx.market, state=fx.new.value, reason=fx.reason, ts_ms=fx.ts_ms,
+                     epoch=fx.epoch, seq=fx.seq)

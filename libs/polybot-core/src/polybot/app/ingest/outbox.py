@@ -25,7 +25,6 @@ import contextlib
 import logging
 import random
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -69,9 +68,6 @@ class Outbox:
         self._status_rows = status_rows
         self._resnapshot = resnapshot
         self._seal_book = seal
-        # In every Nats-Msg-Id: a retry within this run is stored once, but a restarted ingestor whose seqs
-        # start again (no database) is not mistaken for a retry within JetStream's duplicate window.
-        self._run = uuid.uuid4().hex[:12]
         self._pub: list[DeltaDraft | Outgoing] = []
         self._subjects: dict[str, str] = {}  # asset → delta subject (building one validates the token)
         self._open: dict[str, DeltaDraft] = {}  # asset → its draft that deltas may still join
@@ -132,14 +128,15 @@ class Outbox:
         subject = self._subjects.get(fx.asset_id)
         if subject is None:
             subject = self._subjects[fx.asset_id] = subjects.book_delta(fx.asset_id)
-        return Outgoing(subject, delta_payload(fx), f"{fx.asset_id}:{fx.seq}:{self._run}")
+        return Outgoing(subject, delta_payload(fx), f"{fx.asset_id}:{fx.epoch}:{fx.seq}")
 
     def snapshot(self, snap: Snapshot, *, persist: bool = True) -> None:
         draft = self._open.pop(snap.asset_id, None)
         if draft is not None:
             draft.seal()  # the state machine sealed it when it took the snapshot
         if self.bus is not None:
-            msg_id = f"{snap.asset_id}:{snap.seq}:snapshot:{snap.ts_ms}:{snap.tick_size}:{self._run}"
+            msg_id = (f"{snap.asset_id}:{snap.epoch}:{snap.seq}:snapshot:{snap.ts_ms}:{snap.tick_size}:"
+                      f"{int(snap.verified)}")
             self._pub.append(Outgoing(subjects.book_snapshot(snap.asset_id), snapshot_message(snap), msg_id))
             self._wake_publisher()
         if self.store is not None and persist:
@@ -147,9 +144,9 @@ class Outbox:
             self._dirty.add(snap.asset_id)
             self._wake_persister(len(self._events))
 
-    def state(self, fx: StateChanged, seq: int) -> None:
+    def state(self, fx: StateChanged) -> None:
         if self.bus is not None:
-            msg_id = f"{fx.asset_id}:{seq}:state:{fx.new.value}:{fx.ts_ms}:{self._run}"
+            msg_id = f"{fx.asset_id}:{fx.epoch}:{fx.seq}:state:{fx.new.value}:{fx.ts_ms}"
             self._pub.append(Outgoing(subjects.book_state(fx.asset_id), state_message(fx), msg_id))
             self._wake_publisher()
         self.touch(fx.asset_id)

@@ -1,9 +1,10 @@
-"""The ingestor's reads from the bus: where each asset's seq left off, and the gamma market feed.
+"""The ingestor's reads from the bus: where each asset's feed left off, and the gamma market feed.
 
-**seq continuity.** A restarted ingestor must continue each asset's ``seq`` where the last instance
-stopped, or consumers would see seq go backwards (JetStream would store the repeats: the ``Nats-Msg-Id``,
-``<asset>:<seq>:<run>``, de-duplicates retries within one run only). The last published delta and
-snapshot of the asset tell where it stopped even if the database lags behind the bus.
+**(epoch, seq) continuity.** A restarted ingestor must continue each asset's feed after the highest
+``(epoch, seq)`` the last instance published, or consumers would see it go backwards and two contents under
+one ``(asset_id, epoch, seq)``. The last published delta and snapshot of the asset tell where it stopped even
+if the database lags behind the bus. A read that fails is not "nothing published": it raises
+``PositionUnknown`` and the asset is not published until a read succeeds.
 """
 
 from __future__ import annotations
@@ -28,36 +29,46 @@ log = logging.getLogger(__name__)
 _CONCURRENCY = 32
 
 
-async def _last_seq(bus: Bus, stream: str, subject: str) -> int:
+class PositionUnknown(RuntimeError):
+    """Where an asset's feed left off could not be read (the bus or the database did not answer)."""
+
+
+Position = tuple[int, int]  # (epoch, seq)
+
+
+async def _last_position(bus: Bus, stream: str, subject: str) -> Position:
     try:
         raw = await bus.js.get_last_msg(stream, subject)
     except NotFoundError:
-        return 0
+        return (0, 0)
     if raw.data is None:
-        return 0
+        return (0, 0)
     try:
         msg = decode(raw.data)
-    except DecodeError:
-        return 0
-    return msg.seq if isinstance(msg, BookDelta | BookSnapshot) else 0
+    except DecodeError as exc:
+        raise PositionUnknown(f"the last message on {subject} cannot be read: {exc}") from exc
+    return (msg.epoch, msg.seq) if isinstance(msg, BookDelta | BookSnapshot) else (0, 0)
 
 
-async def last_published_seqs(bus: Bus, asset_ids: Sequence[str]) -> dict[str, int]:
-    """The highest ``seq`` found on each asset's delta and snapshot subjects (absent: not published yet)."""
+async def last_published_positions(bus: Bus, asset_ids: Sequence[str]) -> dict[str, Position]:
+    """The highest ``(epoch, seq)`` on each asset's delta and snapshot subjects (absent: nothing published).
+
+    Raises ``PositionUnknown`` when JetStream cannot be read."""
     sem = asyncio.Semaphore(_CONCURRENCY)
 
-    async def one(asset_id: str) -> tuple[str, int]:
+    async def one(asset_id: str) -> tuple[str, Position]:
         async with sem:
-            delta = await _last_seq(bus, BOOK_DELTAS.name, subjects.book_delta(asset_id))
-            snap = await _last_seq(bus, BOOK_SNAPSHOTS.name, subjects.book_snapshot(asset_id))
+            delta = await _last_position(bus, BOOK_DELTAS.name, subjects.book_delta(asset_id))
+            snap = await _last_position(bus, BOOK_SNAPSHOTS.name, subjects.book_snapshot(asset_id))
         return asset_id, max(delta, snap)
 
     try:
         pairs = await asyncio.gather(*(one(a) for a in asset_ids))
-    except Exception as exc:  # a bus hiccup must not block start; the database value is used instead
-        log.warning("could not read last seqs from JetStream", extra={"error": repr(exc)})
-        return {}
-    return {a: seq for a, seq in pairs if seq}
+    except PositionUnknown:
+        raise
+    except Exception as exc:
+        raise PositionUnknown(f"could not read the last book messages from JetStream: {exc!r}") from exc
+    return {a: pos for a, pos in pairs if pos != (0, 0)}
 
 
 async def subscribe_resync_requests(bus: Bus, on_request: Callable[[ResyncRequest], None]) -> Subscription:
