@@ -150,7 +150,7 @@ _OVERRIDES: dict[str, Any] = {}  # from the command line, for every run
 
 def _settings(**kw: Any) -> IngestorSettings:
     """The service's defaults (outbox, batching, coalescing), without the market tables and the schedule."""
-    base: dict[str, Any] = {"use_gamma_tables": False, "follow_gamma": False, "snapshot_interval_s": 3600.0,
+    base: dict[str, Any] = {"follow_gamma": False, "snapshot_interval_s": 3600.0,
                             "prune_interval_s": 3600.0, **_OVERRIDES}
     base.update(kw)
     return IngestorSettings(**base)

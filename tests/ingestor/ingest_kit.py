@@ -48,7 +48,7 @@ def settings_for(sim: RunningSim, **overrides: Any) -> IngestorSettings:
         "silence_timeout_s": 30.0, "ping_interval_s": 0.5, "reconnect_base_s": 0.05, "reconnect_max_s": 0.2,
         "resync_min_interval_s": 0.05, "hash_ltp_window_ms": 400, "tick_interval_s": 0.05,
         "snapshot_interval_s": 3600.0, "prune_interval_s": 3600.0, "persist_interval_s": 0.05,
-        "use_gamma_tables": False, "follow_gamma": False,
+        "follow_gamma": False,
     }
     base.update(overrides)
     return IngestorSettings(**base)

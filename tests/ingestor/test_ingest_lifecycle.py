@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import subprocess
 import sys
 import time
 import uuid
+from decimal import Decimal
 
 import asyncpg
 import pytest
@@ -29,9 +31,9 @@ from polybot.app.ingest.pipeline import OrderbookIngestor
 from polybot.bus import subjects
 from polybot.bus.client import Bus
 from polybot.bus.messages import MarketInfo, OutcomeToken, ResyncRequest
+from polybot.bus.streams import MARKETS
 from polybot.domain.book_verify import MarketMeta
 from polybot.runtime.metrics import Metrics
-from polybot.store.migrate import apply_migrations
 from polysim.harness import RunningSim, running_sim
 
 
@@ -102,18 +104,12 @@ async def test_a_restarted_ingestor_begins_a_new_epoch_after_the_last_seq(bus: B
         assert all(d.reset == (d.seq in (1, stopped_at + 1)) for d in deltas), "each run began one epoch"
 
 
-async def _insert_selected_market(pool: asyncpg.Pool, sim: RunningSim, condition_id: str) -> None:
-    token = sim.token_ids(condition_id)[0]
-    book = sim.book(token)
-    async with pool.acquire() as conn:
-        await conn.execute(
-            "INSERT INTO markets (condition_id, question, active, closed, accepting_orders, enable_order_book,"
-            " tick_size, min_order_size, neg_risk, raw, selected_for_making, content_hash, info_hash)"
-            " VALUES ($1, 'q', true, false, true, true, $2::numeric, $3::numeric, $4, '{}'::jsonb, true, 'c', 'i')",
-            condition_id, book["tick_size"], book["min_order_size"], book["neg_risk"])
-        for i, t in enumerate(sim.token_ids(condition_id)):
-            await conn.execute("INSERT INTO outcomes (token_id, condition_id, outcome, outcome_index)"
-                               " VALUES ($1, $2, $3, $4)", t, condition_id, "Yes" if i == 0 else "No", i)
+def _meta_info(sim: RunningSim, condition_id: str) -> MarketInfo:
+    """A selected market with the order parameters the hash needs (as gamma-sync publishes them)."""
+    book = sim.book(sim.token_ids(condition_id)[0])
+    return _info(sim, condition_id, True).model_copy(update={
+        "tick_size": Decimal(book["tick_size"]), "min_order_size": Decimal(book["min_order_size"]),
+        "neg_risk": book["neg_risk"]})
 
 
 def _info(sim: RunningSim, condition_id: str, selected: bool) -> MarketInfo:
@@ -122,12 +118,18 @@ def _info(sim: RunningSim, condition_id: str, selected: bool) -> MarketInfo:
                       ts_ms=_now_ms())
 
 
-async def test_market_set_comes_from_gamma_tables_and_follows_market_messages(bus: Bus, pool: asyncpg.Pool) -> None:
-    async with running_sim(seed=44, n_markets=2, **BUSY) as sim:
-        first, second = sim.condition_ids()
-        await apply_migrations(pool, ("gamma",))
-        await _insert_selected_market(pool, sim, first)
-        settings = settings_for(sim, assets=(), use_gamma_tables=True, follow_gamma=True)
+async def test_market_set_comes_from_the_markets_stream_and_follows_market_messages(
+    bus: Bus, pool: asyncpg.Pool
+) -> None:
+    async with running_sim(seed=random.randrange(10**9), n_markets=3, **BUSY) as sim:
+        first, second, unselected = sim.condition_ids()
+        await bus.js.purge_stream(MARKETS.name)  # other tests' markets are not this venue's
+        # what gamma-sync published before the ingestor started: the last message per market counts
+        await bus.publish(subjects.gamma_market(first), _info(sim, first, False), f"{first}:{uuid.uuid4().hex}")
+        await bus.publish(subjects.gamma_market(first), _meta_info(sim, first), f"{first}:{uuid.uuid4().hex}")
+        await bus.publish(subjects.gamma_market(unselected), _info(sim, unselected, False),
+                          f"{unselected}:{uuid.uuid4().hex}")
+        settings = settings_for(sim, assets=(), follow_gamma=True)
         async with running_ingestor(settings, bus=bus, pool=pool) as ing:
             assert {s.asset_id for s in ing.books} == set(sim.token_ids(first))
             await wait_until(lambda: all(s.state == "live" for s in ing.books), 5, "live books")
@@ -139,7 +141,7 @@ async def test_market_set_comes_from_gamma_tables_and_follows_market_messages(bu
                              "first market dropped")
             assert ing.ws is not None and ing.ws.assets == set(sim.token_ids(second))
             await settled_equal(ing, sim, sim.token_ids(second))
-            assert counter(ing, "ingestion_resync_checksum") == 0  # metadata from the table and /book verified
+            assert counter(ing, "ingestion_resync_checksum") == 0  # metadata from the message and /book verified
             assert await ing.flush()
             async with pool.acquire() as conn:
                 states = dict(await conn.fetch("SELECT asset_id, state FROM market_status"))

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from polybot.app.ingest.markets import TrackedAsset, completed, from_selected, market_change, merge
+from polybot.app.ingest.markets import TrackedAsset, completed, from_market_info, market_change, merge
 from polybot.bus.messages import MarketInfo, OutcomeToken
 from polybot.domain.book_events import VenueBook
 from polybot.domain.book_verify import MarketMeta
-from polybot.store.ingest_markets import SelectedToken
 
 
 def _info(**kw: object) -> MarketInfo:
@@ -20,10 +19,11 @@ def _info(**kw: object) -> MarketInfo:
     return MarketInfo(**base)  # type: ignore[arg-type]
 
 
-def test_selected_tokens_carry_venue_formatted_metadata_only_when_complete() -> None:
-    full, partial = from_selected([SelectedToken("a", "0xc", Decimal("0.010"), Decimal("5.00"), True),
-                                   SelectedToken("b", "0xc", None, Decimal(5), False)])
-    assert full.meta == MarketMeta("0.01", "5", True) and full.complete
+def test_market_tokens_carry_venue_formatted_metadata_only_when_complete() -> None:
+    yes, no = from_market_info(_info(neg_risk=True))
+    assert (yes.asset_id, no.asset_id) == ("y", "n")  # outcome order
+    assert yes.meta == MarketMeta("0.01", "5", True) and yes.complete
+    (partial, _) = from_market_info(_info(tick_size=None))
     assert partial.meta is None and not partial.complete
 
 

@@ -65,8 +65,10 @@ class IngestorSettings(_Section):
     # A busy publisher sends one delta per asset carrying every venue change since its last one (seq stays +1
     # per message); off: one message per venue change, whatever the load.
     coalesce_deltas: bool = True
-    use_gamma_tables: bool = True  # read markets selected for making from gamma-sync's tables at start
-    follow_gamma: bool = True  # follow pb.gamma.market.* for markets added or removed while running
+    # The market set: the markets selected for making on PB_MARKETS (gamma-sync's messages; the ingestor reads
+    # only its own tables), then pb.gamma.market.* for markets added or removed while running.
+    follow_gamma: bool = True
+    markets_load_timeout_s: float = Field(default=30.0, gt=0)  # reading PB_MARKETS at start
     persist_interval_s: float = 0.2
     publish_timeout_s: float = 5.0
     outbox_max_pending: int = Field(default=200_000, ge=1_000)

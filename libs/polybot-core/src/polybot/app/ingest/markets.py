@@ -1,10 +1,10 @@
 """Which assets the ingestor follows, and the market metadata their hashes need.
 
-Sources, merged: the tokens of markets selected for making in gamma-sync's tables, the ``assets`` of the
-ingestor settings (kept whatever gamma says), and ``pb.gamma.market.*`` messages while running (a market
-becoming selected adds its tokens; closed, missing or deselected removes them). Hash metadata
-(``tick_size``, ``min_order_size``, ``neg_risk``) comes from the tables or messages; for an asset whose market
-or metadata is unknown, from REST ``/book``, which carries all of it.
+Sources, merged: the tokens of markets selected for making on ``PB_MARKETS`` (gamma-sync's last message per
+market), the ``assets`` of the ingestor settings (kept whatever gamma says), and ``pb.gamma.market.*``
+messages while running (a market becoming selected adds its tokens; closed, missing or deselected removes
+them). Hash metadata (``tick_size``, ``min_order_size``, ``neg_risk``) comes from those messages; for an
+asset whose market or metadata is unknown, from REST ``/book``, which carries all of it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from polybot.bus.messages import MarketInfo
 from polybot.domain.book_events import VenueBook
 from polybot.domain.book_verify import MarketMeta
-from polybot.store.ingest_markets import SelectedToken
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,17 +28,6 @@ class TrackedAsset:
     @property
     def complete(self) -> bool:
         return self.market is not None and self.meta is not None
-
-
-def from_selected(tokens: Iterable[SelectedToken]) -> list[TrackedAsset]:
-    """Assets from gamma-sync's tables (metadata only when all three values are known)."""
-    out = []
-    for t in tokens:
-        meta = None
-        if t.tick_size is not None and t.min_order_size is not None and t.neg_risk is not None:
-            meta = MarketMeta.of(t.tick_size, t.min_order_size, t.neg_risk)
-        out.append(TrackedAsset(t.token_id, t.condition_id, meta))
-    return out
 
 
 def from_config(asset_ids: Iterable[str]) -> list[TrackedAsset]:

@@ -25,13 +25,18 @@ import asyncpg
 
 from polybot.app.ingest.assets import AssetSet
 from polybot.app.ingest.effects import EffectRouter
-from polybot.app.ingest.markets import TrackedAsset, from_config, from_selected, merge
+from polybot.app.ingest.markets import TrackedAsset, from_config, from_market_info, merge, wanted
 from polybot.app.ingest.metrics import IngestMetrics
 from polybot.app.ingest.outbox import Outbox, OutboxConfig
 from polybot.app.ingest.resync import ResyncFetcher
 from polybot.app.ingest.schedule import run_schedule
 from polybot.app.ingest.status import books_by_market
-from polybot.app.ingest.subscriptions import subscribe_market_infos, subscribe_resync_requests
+from polybot.app.ingest.subscriptions import (
+    MarketUpdate,
+    published_markets,
+    subscribe_market_infos,
+    subscribe_resync_requests,
+)
 from polybot.bus.client import Bus
 from polybot.bus.messages import MarketInfo, ResyncRequest
 from polybot.domain.book_effects import BookState, Snapshot
@@ -44,7 +49,6 @@ from polybot.runtime.metrics import Metrics
 from polybot.runtime.settings import IngestorSettings
 from polybot.store.book_tables import StatusRow, status_row
 from polybot.store.books import BookStore
-from polybot.store.ingest_markets import selected_tokens
 from polybot.venue.clob_rest import ClobRestClient, ClobRestConfig
 from polybot.venue.market_parse import parse_market_frame
 from polybot.venue.ws_market import MarketWsClient, WsMarketConfig
@@ -88,22 +92,24 @@ class OrderbookIngestor:
         self._tasks: list[asyncio.Task[None]] = []
         self._gamma_sub: Any = None
         self._ctl_sub: Any = None
-        self._gamma_queue: asyncio.Queue[MarketInfo] = asyncio.Queue()
+        self._gamma_queue: asyncio.Queue[MarketUpdate] = asyncio.Queue()
         self.initial_books = InitialBookWatch(int(s.initial_snapshot_timeout_s * 1000))
         self.router = EffectRouter(self.books, self.outbox, self.resync, self.metrics)
         self.started_ms = 0
 
     # --- lifecycle ------------------------------------------------------------------------------------------------
     async def start(self, *, connect_ws: bool = True, initial: Sequence[TrackedAsset] | None = None) -> None:
-        """Start the outbox, load the asset set (``initial``, or the tables plus config), connect, schedule."""
+        """Start the outbox, load the asset set (``initial``, or the markets on the bus plus config), connect,
+        schedule."""
         s = self.settings
         self.started_ms = now_ms()
         if self._rest is None:
             self._rest = ClobRestClient(ClobRestConfig(s.clob_rest_url, timeout_s=s.rest_timeout_s,
                                                        max_retries=s.rest_max_retries))
         self.outbox.start()
+        from_bus: list[TrackedAsset] = []
         if self.bus is not None and s.follow_gamma:
-            await self._follow_gamma(self.bus)
+            from_bus = await self._follow_gamma(self.bus)
         if self.bus is not None:
             self._ctl_sub = await subscribe_resync_requests(self.bus, self.request_resync)
         if connect_ws:
@@ -115,10 +121,7 @@ class OrderbookIngestor:
                                unsubscribe_supported=s.unsubscribe_supported), self)
             self.assets.ws = self.ws
         if initial is None:
-            tables = []
-            if self.pool is not None and s.use_gamma_tables:
-                tables = from_selected(await selected_tokens(self.pool))
-            initial = merge(tables, from_config(s.assets))
+            initial = merge(from_bus, from_config(s.assets))
         await self.add_assets(initial)
         self._tasks.append(asyncio.create_task(run_schedule(self), name="ingest-scheduler"))
         log.info("ingestor started", extra={"assets": len(self.books), "waiting": len(self.assets.waiting)})
@@ -175,13 +178,25 @@ class OrderbookIngestor:
     def _forget(self, asset_id: str) -> None:
         self.initial_books.forget(asset_id)
 
-    async def _follow_gamma(self, bus: Bus) -> None:
+    async def _follow_gamma(self, bus: Bus) -> list[TrackedAsset]:
+        """Subscribe to ``PB_MARKETS``; return the assets of the markets selected now (their last messages)."""
         self._gamma_sub = await subscribe_market_infos(bus, self._gamma_queue)
+        selected: dict[str, MarketInfo] = {}
+        if await published_markets(bus):
+            while True:  # the last message of every market, up to the one with nothing pending after it
+                info, pending = await asyncio.wait_for(self._gamma_queue.get(), self.settings.markets_load_timeout_s)
+                if info is not None:
+                    selected[info.condition_id] = info
+                if pending == 0:
+                    break
         self._tasks.append(asyncio.create_task(self._market_infos(), name="ingest-gamma"))
+        return [a for info in selected.values() if wanted(info) for a in from_market_info(info)]
 
     async def _market_infos(self) -> None:
         while True:
-            info = await self._gamma_queue.get()
+            info, _ = await self._gamma_queue.get()
+            if info is None:
+                continue
             try:
                 await self.assets.apply_market_info(info)
             except asyncio.CancelledError:

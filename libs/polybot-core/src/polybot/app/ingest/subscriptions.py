@@ -22,7 +22,7 @@ from polybot.bus import subjects
 from polybot.bus.client import Bus
 from polybot.bus.codec import DecodeError, decode
 from polybot.bus.messages import BookDelta, BookSnapshot, MarketInfo, ResyncRequest
-from polybot.bus.streams import BOOK_DELTAS, BOOK_SNAPSHOTS
+from polybot.bus.streams import BOOK_DELTAS, BOOK_SNAPSHOTS, MARKETS
 
 log = logging.getLogger(__name__)
 
@@ -85,17 +85,28 @@ async def subscribe_resync_requests(bus: Bus, on_request: Callable[[ResyncReques
     return await bus.nc.subscribe(subjects.CTL_RESYNC_ALL, cb=on_msg)
 
 
-async def subscribe_market_infos(bus: Bus, queue: asyncio.Queue[MarketInfo]) -> Subscription:
-    """Put every new ``MarketInfo`` published from now on into ``queue`` (an ordered, ephemeral consumer)."""
+MarketUpdate = tuple[MarketInfo | None, int]  # (the market's info, messages still pending after it)
+
+
+async def subscribe_market_infos(bus: Bus, queue: asyncio.Queue[MarketUpdate]) -> Subscription:
+    """Put every market's last ``MarketInfo`` (``PB_MARKETS`` keeps one per subject), then every later one,
+    into ``queue`` with the count still pending: the ingestor learns its market set from the bus, never from
+    gamma-sync's tables. An undecodable message is logged and queued as ``None`` (the count still moves)."""
 
     async def on_msg(msg: Msg) -> None:
+        pending = msg.metadata.num_pending
         try:
             decoded = decode(msg.data)
         except DecodeError:
             log.warning("undecodable gamma market message", extra={"subject": msg.subject})
-            return
-        if isinstance(decoded, MarketInfo):
-            queue.put_nowait(decoded)
+            decoded = None
+        queue.put_nowait((decoded if isinstance(decoded, MarketInfo) else None, pending))
 
     return await bus.js.subscribe(subjects.GAMMA_MARKET_ALL, cb=on_msg, ordered_consumer=True,
-                                  deliver_policy=DeliverPolicy.NEW)
+                                  deliver_policy=DeliverPolicy.LAST_PER_SUBJECT)
+
+
+async def published_markets(bus: Bus) -> int:
+    """How many markets ``PB_MARKETS`` holds (0: gamma-sync never published)."""
+    info = await bus.js.stream_info(MARKETS.name)
+    return int(info.state.messages)
