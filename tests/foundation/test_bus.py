@@ -12,7 +12,7 @@ from nats.js.api import DeliverPolicy
 from polybot.bus import subjects
 from polybot.bus.client import Bus, Outgoing
 from polybot.bus.codec import DecodeError, decode, encode
-from polybot.bus.messages import BookDelta, BusMessage, LevelChange, QuotePlan
+from polybot.bus.messages import BookDelta, BusMessage, LevelUpdate, QuotePlan
 from polybot.bus.streams import BOOK_DELTAS
 
 
@@ -23,7 +23,7 @@ def _delta(asset: str, seq: int) -> BookDelta:
         seq=seq,
         ts_ms=1_700_000_000_000 + seq,
         recv_ts_ms=1_700_000_000_001 + seq,
-        changes=(LevelChange(side="BUY", price=Decimal("0.48"), size=Decimal("120.50")),),
+        changes=(LevelUpdate(side="BUY", price=Decimal("0.48"), size=Decimal("120.50")),),
         hash="ab" * 20,
         best_bid=Decimal("0.48"),
     )

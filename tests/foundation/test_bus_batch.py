@@ -15,13 +15,13 @@ from polybot.bus import subjects
 from polybot.bus.acks import PublishError
 from polybot.bus.client import Bus, Outgoing
 from polybot.bus.codec import decode, encode, encode_book_delta
-from polybot.bus.messages import BookDelta, LevelChange
+from polybot.bus.messages import BookDelta, LevelUpdate
 from polybot.bus.streams import BOOK_DELTAS
 
 
 def _delta(asset: str, seq: int) -> BookDelta:
     return BookDelta(asset_id=asset, market="0xm", seq=seq, ts_ms=seq, recv_ts_ms=seq,
-                     changes=(LevelChange(side="SELL", price=Decimal("0.52"), size=Decimal(seq)),))
+                     changes=(LevelUpdate(side="SELL", price=Decimal("0.52"), size=Decimal(seq)),))
 
 
 async def test_every_message_of_a_batch_is_acked_in_order_and_repeats_are_flagged(bus: Bus) -> None:
@@ -80,7 +80,7 @@ def test_direct_delta_encoding_is_the_models_encoding(changes: list[tuple[str, D
                                                       best: tuple[Decimal | None, Decimal | None], asset: str,
                                                       seq: int) -> None:
     model = BookDelta(asset_id=asset, market="0xm", seq=seq, ts_ms=seq + 1, recv_ts_ms=seq + 2,
-                      changes=tuple(LevelChange(side=s, price=p, size=z) for s, p, z in changes),  # type: ignore[arg-type]
+                      changes=tuple(LevelUpdate(side=s, price=p, size=z) for s, p, z in changes),  # type: ignore[arg-type]
                       hash=hash_, best_bid=best[0], best_ask=best[1])
     raw = encode_book_delta(asset, "0xm", seq, seq + 1, seq + 2, changes, hash_, best[0], best[1])
     assert raw == encode(model)

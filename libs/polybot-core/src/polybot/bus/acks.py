@@ -29,7 +29,19 @@ class BatchAck(NamedTuple):
 
 
 class PublishError(RuntimeError):
-    """JetStream refused at least one message of a batch (no stream for the subject, limits, …)."""
+    """JetStream refused at least one message of a batch (no stream for the subject, limits, …).
+
+    ``refused`` maps each refused message's index in the batch to JetStream's reason; ``transient`` is true
+    for a reason that says nothing about the message itself (no stream listens on the subject: 503)."""
+
+    def __init__(self, message: str, refused: dict[int, Refusal] | None = None) -> None:
+        super().__init__(message)
+        self.refused = refused or {}
+
+
+class Refusal(NamedTuple):
+    reason: str
+    transient: bool
 
 
 class _Pending:
@@ -37,7 +49,7 @@ class _Pending:
 
     def __init__(self, size: int, done: asyncio.Future[None]) -> None:
         self.acks: list[BatchAck | None] = [None] * size
-        self.errors: list[str] = []
+        self.errors: dict[int, Refusal] = {}
         self.left = size
         self.done = done
 
@@ -80,7 +92,9 @@ class AckInbox:
         finally:
             del self._pending[batch_id]
         if pending.errors:
-            raise PublishError(f"{len(pending.errors)} of {len(items)} messages refused: {pending.errors[0]}")
+            first = next(iter(pending.errors.values()))
+            raise PublishError(f"{len(pending.errors)} of {len(items)} messages refused: {first.reason}",
+                               dict(pending.errors))
         return [a for a in pending.acks if a is not None]
 
     async def _on_ack(self, msg: Msg) -> None:
@@ -92,8 +106,8 @@ class AckInbox:
         if pending.acks[i] is not None:
             return
         ack = _parse(msg)
-        if isinstance(ack, str):
-            pending.errors.append(ack)
+        if isinstance(ack, Refusal):
+            pending.errors[i] = ack
             pending.acks[i] = BatchAck("", 0, False)
         else:
             pending.acks[i] = ack
@@ -102,16 +116,18 @@ class AckInbox:
             pending.done.set_result(None)
 
 
-def _parse(msg: Msg) -> BatchAck | str:
+def _parse(msg: Msg) -> BatchAck | Refusal:
     """An ack, or the reason it is not one."""
     if not msg.data:  # a status message: 503 means no stream listens on the subject
         status = (msg.headers or {}).get("Status", "?")
-        return f"status {status} (no stream for the subject?)"
+        return Refusal(f"status {status} (no stream for the subject?)", transient=True)
     try:
         body = orjson.loads(msg.data)
     except orjson.JSONDecodeError:
-        return f"unreadable ack {msg.data[:100]!r}"
+        return Refusal(f"unreadable ack {msg.data[:100]!r}", transient=True)
     error = body.get("error")
     if error is not None:
-        return f"{error.get('code')} {error.get('description')}"
+        # 503 is the server's "not now" (no responders, cluster not ready); anything else is about the message
+        return Refusal(f"{error.get('code')} {error.get('err_code', '')} {error.get('description')}".strip(),
+                       transient=error.get("code") == 503)
     return BatchAck(body.get("stream", ""), int(body.get("seq", 0)), bool(body.get("duplicate", False)))

@@ -26,7 +26,7 @@ from nats.js.api import DeliverPolicy
 from polybot.bus import subjects
 from polybot.bus.client import Bus
 from polybot.bus.codec import DecodeError, decode
-from polybot.bus.messages import BookDelta, BookSnapshot, BookState
+from polybot.bus.messages import BookDelta, BookSnapshot, BookStatus
 from polybot.domain.book import L2Book
 from polybot.domain.book_follow import FeedDelta, FeedSnapshot, FeedState, FollowedBook, Position
 
@@ -158,6 +158,6 @@ class BookFeed:
 
     async def _on_state(self, msg: Msg) -> None:
         m = self._decode(msg)
-        if isinstance(m, BookState) and (fb := self._book(m.asset_id)) is not None:
+        if isinstance(m, BookStatus) and (fb := self._book(m.asset_id)) is not None:
             fb.set_publisher_state(m.state, (m.epoch, m.seq))
             self._touched(m.asset_id)

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Side = Literal["BUY", "SELL"]
+from polybot.domain.book import Side
 
 
 class _Msg(BaseModel):
@@ -28,7 +28,7 @@ class BookLevel(BaseModel):
     size: Decimal
 
 
-class LevelChange(BaseModel):
+class LevelUpdate(BaseModel):
     """The new absolute size of one level; ``size == 0`` removes it."""
 
     model_config = ConfigDict(frozen=True)
@@ -50,7 +50,7 @@ class BookDelta(_Msg):
     seq: int
     ts_ms: int  # venue timestamp
     recv_ts_ms: int  # when the ingestor received the frame
-    changes: tuple[LevelChange, ...]
+    changes: tuple[LevelUpdate, ...]
     hash: str | None = None
     best_bid: Decimal | None = None
     best_ask: Decimal | None = None
@@ -80,7 +80,7 @@ class BookSnapshot(_Msg):
     verified: bool = True
 
 
-class BookState(_Msg):
+class BookStatus(_Msg):
     """The ingestor's view of one book: consumers must not quote unless ``state == "live"`` (``unverified``:
     published, hash pending; ``resyncing``, ``awaiting_snapshot``, ``disconnected``: no book to trust)."""
 
@@ -224,7 +224,7 @@ class Heartbeat(_Msg):
 BusMessage = Annotated[
     BookDelta
     | BookSnapshot
-    | BookState
+    | BookStatus
     | MarketInfo
     | QuotePlan
     | OrderAck

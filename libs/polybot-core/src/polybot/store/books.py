@@ -48,6 +48,17 @@ DELETE FROM book_snapshots s WHERE s.created_at < $1 AND EXISTS (
 
 
 @dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message that will never be published: JetStream refused it for good, or it could not be encoded."""
+
+    subject: str
+    msg_id: str
+    asset_id: str | None
+    reason: str
+    payload: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class StatusRecord:
     """One ``market_status`` row as read back."""
 
@@ -111,6 +122,13 @@ class BookStore:
             if status:
                 status_rows: list[StatusRow] = sorted(status, key=_asset_of)
                 await conn.executemany(STATUS_UPSERT_SQL, status_rows)
+
+    async def write_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        if letters:
+            async with self._pool.acquire() as conn:
+                await conn.executemany(
+                    "INSERT INTO dead_letters (subject, msg_id, asset_id, reason, payload) VALUES ($1, $2, $3, $4, $5)",
+                    [(d.subject, d.msg_id, d.asset_id, d.reason, d.payload) for d in letters])
 
     async def prune_events_before(self, ts_ms_threshold: int, chunk_rows: int = 50_000) -> int:
         """Delete ``book_events`` with ``ts_ms`` below the threshold, in chunks; returns the rows deleted."""

@@ -131,12 +131,6 @@ class MarketWsClient:
     def assets(self) -> set[str]:
         return {a for s in self._shards.values() for a in s.assets}
 
-    def shard_of(self, asset_id: str) -> int | None:
-        for shard in self._shards.values():
-            if asset_id in shard.assets:
-                return shard.id
-        return None
-
     async def add_assets(self, asset_ids: Iterable[str]) -> list[str]:
         """Subscribe to the assets not yet subscribed; returns those added."""
         if self._closed:

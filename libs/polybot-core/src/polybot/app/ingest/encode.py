@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from polybot.bus.codec import encode_book_delta
-from polybot.bus.messages import BookLevel, BookSnapshot, BookState
-from polybot.domain.book import Level
-from polybot.domain.book import LevelChange as DomainChange
+from polybot.bus.messages import BookLevel, BookSnapshot, BookStatus
+from polybot.domain.book import Level, LevelChange
 from polybot.domain.book_effects import Applied, Snapshot, StateChanged
 
 
@@ -25,7 +24,7 @@ class DeltaDraft:
 
     def __init__(self, fx: Applied, recv_ns: int) -> None:
         self._first = self._last = fx
-        self.changes: list[DomainChange] = list(fx.changes)
+        self.changes: list[LevelChange] = list(fx.changes)
         self.recv_ns: list[int] = [recv_ns] if recv_ns else []  # perf_counter_ns of each entry's frame
         self.open = True
         self._final: Applied | None = None
@@ -83,6 +82,6 @@ def snapshot_message(snap: Snapshot) -> BookSnapshot:
                         verified=snap.verified)
 
 
-def state_message(fx: StateChanged) -> BookState:
-    return BookState(asset_id=fx.asset_id, market=fx.market, state=fx.new.value, reason=fx.reason, ts_ms=fx.ts_ms,
+def state_message(fx: StateChanged) -> BookStatus:
+    return BookStatus(asset_id=fx.asset_id, market=fx.market, state=fx.new.value, reason=fx.reason, ts_ms=fx.ts_ms,
                      epoch=fx.epoch, seq=fx.seq)

@@ -26,6 +26,7 @@ class IngestMetrics:
     published: ExactCounter
     publish_errors: ExactCounter
     publish_dropped: ExactCounter
+    dead_letters: ExactCounter
     persisted_events: ExactCounter
     persist_errors: ExactCounter
     ws_disconnects: ExactCounter  # label reason
@@ -50,6 +51,8 @@ class IngestMetrics:
             publish_errors=m.counter("ingestion_publish_errors", "Failed JetStream publish batches (retried)"),
             publish_dropped=m.counter("ingestion_publish_dropped",
                                       "Deltas dropped from a full outbox (replaced by snapshots)"),
+            dead_letters=m.counter("ingestion_dead_letters",
+                                   "Book messages refused for good or not encodable (dead_letters table)"),
             persisted_events=m.counter("ingestion_persisted_events", "book_events rows written"),
             persist_errors=m.counter("ingestion_persist_errors", "Failed database batches (retried)"),
             ws_disconnects=m.counter("ingestion_ws_disconnects", "Market websocket disconnects", ["reason"]),

@@ -16,6 +16,12 @@ The frame handler only appends here (synchronously, no I/O). Two tasks drain it:
 
 Bounded: past ``max_pending`` unpublished messages the queued deltas are dropped and a snapshot of each
 affected book is queued instead (consumers see a seq gap and load that snapshot, as the contract says).
+
+**Poison messages.** A message JetStream refuses ``poison_after`` times for a reason about the message
+itself (not "no stream", which is the server's state), or one that cannot be encoded at all, is a dead
+letter: counted (``ingestion_dead_letters``), logged, stored in ``dead_letters`` and never retried; the rest
+of its batch goes on, so one asset's bad message never stops the others. A snapshot of its book is queued
+in its place (its consumers see the gap and reload).
 """
 
 from __future__ import annotations
@@ -28,16 +34,22 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import asyncpg
+
 from polybot.app.ingest.encode import DeltaDraft, delta_payload, snapshot_message, state_message
 from polybot.app.ingest.metrics import IngestMetrics
+from polybot.app.ingest.poison import PoisonFilter
 from polybot.bus import subjects
 from polybot.bus.client import Bus, Outgoing
 from polybot.domain.book_effects import Applied, Snapshot, StateChanged
 from polybot.domain.retry import backoff_delay_s
 from polybot.store.book_tables import StatusRow
-from polybot.store.books import BookStore
+from polybot.store.books import BookStore, DeadLetter
 
 log = logging.getLogger(__name__)
+
+# What a row's values (not the database's state) can make a write fail with: the row will never be stored.
+_UNSTORABLE = (asyncpg.DataError, OverflowError, ValueError, TypeError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +63,7 @@ class OutboxConfig:
     max_unpersisted: int = 1_000_000
     retry_base_s: float = 0.1
     retry_max_s: float = 5.0
+    poison_after: int = 3  # refusals of one message (for a reason about it) before it is a dead letter
 
 
 class Outbox:
@@ -75,6 +88,8 @@ class Outbox:
         self._snaps: list[Snapshot] = []
         self._dirty: set[str] = set()
         self._final_status: list[StatusRow] = []  # rows of books no longer followed
+        self._dead: list[DeadLetter] = []  # to store
+        self._poison = PoisonFilter(config.poison_after)
         self._pub_wake = asyncio.Event()
         self._persist_wake = asyncio.Event()
         self._in_flight = 0
@@ -181,7 +196,7 @@ class Outbox:
         self._flushing += 1
         try:
             while (self._pub or self._in_flight or self._events or self._snaps or self._dirty or self._final_status
-                   or self._persisting):
+                   or self._dead or self._persisting):
                 if time.monotonic() > deadline:
                     return False
                 self._persist_wake.set()
@@ -237,7 +252,7 @@ class Outbox:
             while self._pub:
                 taken = self._pub[:cfg.publish_batch_max]
                 del self._pub[:len(taken)]
-                batch = [self._delta_outgoing(item) if isinstance(item, DeltaDraft) else item for item in taken]
+                batch = self._outgoing(taken)
                 self._in_flight = len(batch)
                 m.outbox_pending.set(len(self._pub))
                 try:
@@ -247,12 +262,17 @@ class Outbox:
                 except Exception as exc:
                     failures += 1
                     m.publish_errors.inc()
-                    self._pub[0:0] = batch  # sealed drafts go back as their final messages
+                    retry, poison = self._poison.sift(batch, exc)
+                    for out, reason in poison:
+                        self._dead_letter(out.subject, out.msg_id, out.subject.rsplit(".", 1)[-1], reason,
+                                          out.payload().decode(errors="replace")[:100_000])
+                    self._pub[0:0] = retry  # sealed drafts go back as their final messages
                     self._in_flight = 0
                     delay = backoff_delay_s(failures + 1, cfg.retry_base_s, cfg.retry_max_s, random.random())
-                    log.warning("publish batch failed; retrying", extra={"error": repr(exc), "size": len(batch),
+                    log.warning("publish batch failed; retrying", extra={"error": repr(exc), "size": len(retry),
                                                                           "retry_s": delay})
-                    await asyncio.sleep(delay)
+                    if retry:
+                        await asyncio.sleep(delay)
                     continue
                 failures = 0
                 now_ns = time.perf_counter_ns()
@@ -264,6 +284,55 @@ class Outbox:
                             samples.extend(now_ns - t for t in item.recv_ns)
                 m.published.inc(len(batch))
                 self._in_flight = 0
+
+    def _outgoing(self, taken: list[DeltaDraft | Outgoing]) -> list[Outgoing]:
+        """The batch's messages; a delta that cannot be encoded (a value JSON cannot hold) is a dead letter."""
+        batch: list[Outgoing] = []
+        for item in taken:
+            if not isinstance(item, DeltaDraft):
+                batch.append(item)
+                continue
+            try:
+                batch.append(self._delta_outgoing(item))
+            except (TypeError, ValueError, OverflowError) as exc:  # orjson: integers past 64 bits, …
+                fx = item.applied()
+                self._dead_letter(subjects.book_delta(fx.asset_id), f"{fx.asset_id}:{fx.epoch}:{fx.seq}",
+                                  fx.asset_id, f"cannot be encoded: {exc}", None)
+        return batch
+
+    async def _write_row_by_row(self, events: list[Applied], snaps: list[Snapshot], status: list[StatusRow]) -> None:
+        """Write a batch one row at a time; a row the database refuses for its values is a dead letter."""
+        assert self.store is not None
+        store = self.store
+        for fx in events:
+            try:
+                await store.write([fx], [], [])
+            except _UNSTORABLE as exc:
+                self._dead_letter("book_events", f"{fx.asset_id}:{fx.epoch}:{fx.seq}", fx.asset_id,
+                                  f"cannot be stored: {exc}", None, resnapshot=False)
+        for snap in snaps:
+            try:
+                await store.write([], [snap], [])
+            except _UNSTORABLE as exc:
+                self._dead_letter("book_snapshots", f"{snap.asset_id}:{snap.epoch}:{snap.seq}", snap.asset_id,
+                                  f"cannot be stored: {exc}", None, resnapshot=False)
+        for row in status:
+            try:
+                await store.write([], [], [row])
+            except _UNSTORABLE as exc:
+                log.error("market_status row refused", extra={"asset_id": row[0], "error": str(exc)})
+
+    def _dead_letter(self, subject: str, msg_id: str, asset_id: str | None, reason: str,
+                     payload: str | None, *, resnapshot: bool = True) -> None:
+        self.metrics.dead_letters.inc()
+        log.error("book message dead-lettered: never published", extra={
+            "subject": subject, "msg_id": msg_id, "reason": reason})
+        if self.store is not None:
+            self._dead.append(DeadLetter(subject, msg_id, asset_id, reason, payload))
+            self._persist_wake.set()
+        if resnapshot and asset_id is not None and subject.startswith(subjects.BOOK_DELTA_ALL.removesuffix("*")):
+            for snap in self._resnapshot([asset_id]):  # consumers see the gap: give them a book to reload
+                self.snapshot(snap, persist=False)
 
     # --- persister ------------------------------------------------------------------------------------------------
     def _wake_persister(self, queued: int) -> None:
@@ -282,7 +351,7 @@ class Outbox:
             self._persist_wake.clear()
             now = time.monotonic()
             status_due = bool(self._dirty) and (now >= self._next_status or self._flushing > 0)
-            if not (self._events or self._snaps or status_due or self._final_status):
+            if not (self._events or self._snaps or status_due or self._final_status or self._dead):
                 continue
             events = self._events[:cfg.persist_batch_max]
             del self._events[:len(events)]
@@ -294,10 +363,15 @@ class Outbox:
                 dirty, self._dirty = self._dirty, set()
                 self._next_status = now + cfg.status_interval_s
             final, self._final_status = self._final_status, []
+            dead, self._dead = self._dead, []
             status = self._status_rows(dirty) + final
             self._persisting = True
             try:
-                await store.write([d.applied() for d in events], snaps, status)
+                try:
+                    await store.write([d.applied() for d in events], snaps, status)
+                except _UNSTORABLE:  # a value the table cannot hold: find it, store the rest
+                    await self._write_row_by_row([d.applied() for d in events], snaps, status)
+                await store.write_dead_letters(dead)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -307,6 +381,7 @@ class Outbox:
                 self._snaps[0:0] = snaps
                 self._dirty |= dirty
                 self._final_status[0:0] = final
+                self._dead[0:0] = dead
                 if len(self._events) > cfg.max_unpersisted:
                     drop = len(self._events) - cfg.max_unpersisted
                     del self._events[:drop]

@@ -95,14 +95,12 @@ class OrderbookIngestor:
         self._gamma_queue: asyncio.Queue[MarketUpdate] = asyncio.Queue()
         self.initial_books = InitialBookWatch(int(s.initial_snapshot_timeout_s * 1000))
         self.router = EffectRouter(self.books, self.outbox, self.resync, self.metrics)
-        self.started_ms = 0
 
     # --- lifecycle ------------------------------------------------------------------------------------------------
     async def start(self, *, connect_ws: bool = True, initial: Sequence[TrackedAsset] | None = None) -> None:
         """Start the outbox, load the asset set (``initial``, or the markets on the bus plus config), connect,
         schedule."""
         s = self.settings
-        self.started_ms = now_ms()
         if self._rest is None:
             self._rest = ClobRestClient(ClobRestConfig(s.clob_rest_url, timeout_s=s.rest_timeout_s,
                                                        max_retries=s.rest_max_retries))
