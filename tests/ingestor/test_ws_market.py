@@ -152,7 +152,8 @@ async def test_dynamic_subscribe_and_unsubscribe_operations() -> None:
             await client.remove_assets(["a"])
             await wait_until(lambda: len(v.received) == 2 and len(v.received[1]) >= 1, 3, "second connection")
             ops = [m for m in v.received[0] if m != "PING"]
-            assert ops[1] == {"assets_ids": ["c"], "operation": "subscribe", "custom_feature_enabled": True}
+            assert ops[1] == {"assets_ids": ["c"], "operation": "subscribe", "custom_feature_enabled": True,
+                              "initial_dump": True, "level": 2}
             assert ops[2] == {"assets_ids": ["a"], "operation": "unsubscribe", "custom_feature_enabled": True}
             assert v.received[1][0]["assets_ids"] == ["d"]
             assert client.assets == {"b", "c", "d"}
@@ -176,3 +177,21 @@ def test_backoff_is_exponential_capped_and_jittered() -> None:
     for attempt, ceiling in ((1, 0.5), (2, 1.0), (3, 2.0), (10, 5.0)):
         d = backoff_delay(attempt, 0.5, 5.0, rng)
         assert ceiling / 2 <= d <= ceiling
+
+
+async def test_subscriptions_are_chunked_ask_for_the_initial_dump_and_no_ping_comes_before_them() -> None:
+    async with venue() as v:
+        ids = [f"a{i}" for i in range(250)]
+        async with MarketWsClient(config(v.url, subscribe_chunk=100, ping_interval_s=0.05), Recorder()) as client:
+            await client.add_assets(ids)
+            await wait_until(lambda: bool(v.received) and sum(1 for m in v.received[0] if m == "PING") >= 2, 5,
+                             "subscribed and pinging")
+            first, *others = v.received[0]
+            assert first == {"assets_ids": ids[:100], "type": "market", "initial_dump": True, "level": 2,
+                             "custom_feature_enabled": True}
+            subs = [m for m in others if m != "PING"]
+            assert [m["assets_ids"] for m in subs] == [ids[100:200], ids[200:]]
+            assert all(m["operation"] == "subscribe" and m["initial_dump"] is True for m in subs)
+            frames = v.received[0]
+            first_ping = frames.index("PING")
+            assert all(frames.index(m) < first_ping for m in subs), "PING only once every subscription was sent"

@@ -123,6 +123,7 @@ class LastTradePriceMsg(_Wire):
     side: WireSide | None = None
     size: str | None = None
     fee_rate_bps: str | None = None
+    transaction_hash: str | None = None  # since 2026
     timestamp: str
 
 

@@ -3,12 +3,16 @@
 Assets are spread over several connections (``assets_per_connection`` each, the venue allows 500). Each
 connection ("shard") runs the same loop::
 
-    connect → send {"assets_ids": [...], "type": "market", "custom_feature_enabled": true}
+    connect → send {"assets_ids": [≤ 100 ids], "type": "market", "initial_dump": true, "level": 2,
+                    "custom_feature_enabled": true}, then the rest in {"operation": "subscribe", …} chunks
             → listener.on_connected(shard, assets)
             → hand every frame to listener.on_frame(shard, text, recv_ts_ms, recv_ns)
             → (closed, failed, or silent) listener.on_disconnected(shard, assets, reason)
             → sleep a jittered exponential backoff → connect again
 
+Today's venue (2026): without an explicit ``initial_dump: true`` some assets never got a book at scale, a frame
+listing thousands of ids gets the socket closed (so subscriptions go ``subscribe_chunk`` ids a frame), and a
+``PING`` before the first subscription is closed with 1008 (so keepalive starts only once subscribed).
 Keepalive is the venue's text ``PING`` every ``ping_interval_s``; its ``PONG`` is swallowed here. A connection
 is dropped when no ``PONG`` came back for two intervals (``"pong_timeout"``) or when no market data arrived
 for ``silence_timeout_s`` although the socket is alive (``"silence"``): the venue can go quiet while still
@@ -53,6 +57,7 @@ class WsMarketConfig:
     custom_feature_enabled: bool = True
     unsubscribe_supported: bool = True
     compression: bool = False  # permessage-deflate costs CPU on every frame; off by default
+    subscribe_chunk: int = 100  # asset ids per subscription frame
     max_frame_bytes: int = 64 << 20  # an initial dump of 500 books can be several MB
 
 
@@ -75,15 +80,23 @@ def backoff_delay(attempt: int, base_s: float, max_s: float, rng: random.Random 
 
 
 def subscribe_message(asset_ids: Iterable[str], custom_feature_enabled: bool = True) -> str:
-    """The first message on a market connection."""
-    return orjson.dumps({"assets_ids": list(asset_ids), "type": "market",
+    """The first message on a market connection: books of every asset first (``initial_dump``), level 2."""
+    return orjson.dumps({"assets_ids": list(asset_ids), "type": "market", "initial_dump": True, "level": 2,
                          "custom_feature_enabled": custom_feature_enabled}).decode()
 
 
 def operation_message(asset_ids: Iterable[str], operation: str, custom_feature_enabled: bool = True) -> str:
-    """A dynamic ``subscribe``/``unsubscribe`` on an open connection."""
-    return orjson.dumps({"assets_ids": list(asset_ids), "operation": operation,
-                         "custom_feature_enabled": custom_feature_enabled}).decode()
+    """A dynamic ``subscribe``/``unsubscribe`` on an open connection (a subscribe asks for the books too)."""
+    body: dict[str, Any] = {"assets_ids": list(asset_ids), "operation": operation,
+                            "custom_feature_enabled": custom_feature_enabled}
+    if operation == "subscribe":
+        body.update(initial_dump=True, level=2)
+    return orjson.dumps(body).decode()
+
+
+def chunks(asset_ids: list[str], size: int) -> list[list[str]]:
+    """``asset_ids`` in frames of at most ``size`` (at least one frame, even for none)."""
+    return [asset_ids[i:i + size] for i in range(0, len(asset_ids), size)] or [[]]
 
 
 @dataclass
@@ -213,7 +226,9 @@ class MarketWsClient:
         if ws is None or not shard.stats.connected:
             return  # the next connect subscribes the whole list
         with contextlib.suppress(ConnectionClosed):  # the shard loop reconnects and resubscribes everything
-            await ws.send(operation_message(asset_ids, operation, self.config.custom_feature_enabled))
+            for chunk in chunks(asset_ids, self.config.subscribe_chunk):
+                if chunk:
+                    await ws.send(operation_message(chunk, operation, self.config.custom_feature_enabled))
 
     async def _reconnect(self, shard: _Shard, reason: str) -> None:
         shard.close_reason = reason
@@ -261,17 +276,20 @@ class MarketWsClient:
             if shard.retire:
                 return False
             subscribed = tuple(shard.assets)
-            await ws.send(subscribe_message(subscribed, cfg.custom_feature_enabled))
+            first, *rest = chunks(list(subscribed), cfg.subscribe_chunk)
+            await ws.send(subscribe_message(first, cfg.custom_feature_enabled))
+            for chunk in rest:
+                await ws.send(operation_message(chunk, "subscribe", cfg.custom_feature_enabled))
             while True:  # assets added or removed while a send was in flight were not covered by it
                 current = tuple(shard.assets)
                 added = [a for a in current if a not in set(subscribed)]
                 removed = [a for a in subscribed if a not in shard.assets]
                 if not (added or removed):
                     break
-                if added:
-                    await ws.send(operation_message(added, "subscribe", cfg.custom_feature_enabled))
-                if removed:
-                    await ws.send(operation_message(removed, "unsubscribe", cfg.custom_feature_enabled))
+                for op, ids in (("subscribe", added), ("unsubscribe", removed)):
+                    for chunk in chunks(ids, cfg.subscribe_chunk):
+                        if chunk:
+                            await ws.send(operation_message(chunk, op, cfg.custom_feature_enabled))
                 subscribed = current
             st.connected = True
             st.connects += 1
