@@ -295,7 +295,7 @@ def test_a_book_whose_hash_is_pending_is_published_unverified_until_confirmed(ve
 
 
 def test_an_unverified_book_that_expires_is_resynced(venue: Any) -> None:
-    venue.ltp = "0.470"
+    venue.ltp = "0.4705"  # off the tick grid
     sync = BookSync(A, venue.market, config=SyncConfig(ltp_window_ms=1000))
     sync.handle(one(venue.book_msg(A, with_ltp=False)), 10_000)
     assert kinds(sync.tick(11_001)) == ["HashChecked(mismatch)", "StateChanged(resyncing)", "StartResync(checksum)"]
@@ -341,7 +341,7 @@ def test_ltp_that_arrives_later_explains_the_hash(venue: Any) -> None:
 
 def test_an_unexplained_hash_expires_into_a_checksum_resync(venue: Any) -> None:
     sync = live_sync(venue, SyncConfig(ltp_window_ms=1000))
-    venue.ltp = "0.470"
+    venue.ltp = "0.4705"  # off the market's tick grid: not even the grid search at expiry explains it
     sync.handle(delta(venue, "BUY", "0.41", "3"), now_ms=10_000)
     assert sync.tick(11_000) == []
     assert kinds(sync.tick(11_001)) == ["HashChecked(mismatch)", "StateChanged(resyncing)", "StartResync(checksum)"]
@@ -438,3 +438,13 @@ def test_live_deltas_of_the_rest_books_millisecond_are_kept_unless_already_in_it
     later = same_ms_delta(venue, "SELL", "0.53", "2")  # same millisecond, not in the REST book
     assert kinds(sync.handle(later, 5)) == ["Applied(price_change)", "HashChecked(ok)"]
     assert sync.book.sizes() == venue.sizes(A) and sync.state is BookState.LIVE
+
+
+def test_an_unverified_book_explained_at_expiry_by_the_tick_grid_goes_live(venue: Any) -> None:
+    venue.ltp = "0.470"  # on the grid, never announced: the search at expiry finds it
+    sync = BookSync(A, venue.market, config=SyncConfig(ltp_window_ms=1000))
+    sync.handle(one(venue.book_msg(A, with_ltp=False)), 10_000)
+    assert sync.state is BookState.UNVERIFIED
+    effects = sync.tick(11_001)
+    assert kinds(effects) == ["HashChecked(ok)", "Snapshot", "StateChanged(live)"]
+    assert sync.verifier.grid_matches == 1

@@ -167,3 +167,135 @@ def test_implied_trade_price_explains_the_2025_12_price_change() -> None:
     assert result is not None and not isinstance(result, PendingCheck)
     assert result.ltp == "0.490"
     assert verifier.ltp == "0.490"
+
+
+# --- 2026-12: layout re-detection, the tick grid, the complement, superseded siblings ---------------------
+
+def _ref_hash(book: L2Book, layout: HashLayout, ltp: str = "", ts: str = "1000", tick: str = "0.01") -> str:
+    """The reference hash (``book_hash``), independent of ``HashSubject``."""
+    from polybot.domain.book_hash import HashInput, book_hash
+
+    bids = [(lv.raw_price, lv.raw_size) for lv in book.bids_best_first()[::-1]]
+    asks = [(lv.raw_price, lv.raw_size) for lv in book.asks_best_first()[::-1]]
+    return book_hash(HashInput("0xm", "1", ts, bids, asks, "5", tick, False, ltp), layout)
+
+
+def _subj(book: L2Book, ts: str = "1000", tick: str = "0.01") -> HashSubject:
+    return HashSubject("0xm", "1", ts, book.levels_json(), MarketMeta(tick, "5", False))
+
+
+def _book() -> L2Book:
+    return L2Book([Level.of("0.39", "3"), Level.of("0.4", "10")], [Level.of("0.61", "2"), Level.of("0.6", "10")])
+
+
+def _pinned_f10(book: L2Book) -> HashVerifier:
+    verifier = HashVerifier()
+    first = verifier.verify(_subj(book), _ref_hash(book, HashLayout.F10, "0.500"), kind="book", seq=0, ts_ms=1000,
+                            now_ms=0, own_ltp="0.500")
+    assert isinstance(first, HashMatch) and verifier.layout is HashLayout.F10
+    return verifier
+
+
+def test_a_pinned_layout_is_re_detected_when_the_venue_changes_it() -> None:
+    book = _book()
+    verifier = _pinned_f10(book)
+    assert (verifier.layout_changes, verifier.last_layout_change) == (0, None)  # the first detection is no change
+    for n, (old, new) in enumerate([(HashLayout.F10, HashLayout.F9), (HashLayout.F9, HashLayout.F6),
+                                    (HashLayout.F6, HashLayout.F5B), (HashLayout.F5B, HashLayout.F10)], start=1):
+        result = verifier.verify(_subj(book), _ref_hash(book, new, "0.500"), kind="delta", seq=n, ts_ms=1000,
+                                 now_ms=0)
+        assert isinstance(result, HashMatch) and result.layout is new
+        assert (verifier.layout, verifier.layout_changes, verifier.last_layout_change) == (new, n, (old, new))
+        assert verifier.pending == []
+
+
+def test_a_switch_from_an_old_layout_to_f10_with_an_ltp_never_seen_is_found_on_the_tick_grid() -> None:
+    book = _book()
+    verifier = HashVerifier()
+    assert isinstance(verifier.verify(_subj(book), _ref_hash(book, HashLayout.F9), kind="book", seq=0, ts_ms=1000,
+                                      now_ms=0), HashMatch)
+    result = verifier.verify(_subj(book), _ref_hash(book, HashLayout.F10, "0.370"), kind="delta", seq=1,
+                             ts_ms=1000, now_ms=0)
+    assert isinstance(result, HashMatch) and (result.layout, result.ltp) == (HashLayout.F10, "0.370")
+    assert (verifier.last_layout_change, verifier.grid_matches, verifier.ltp) == (
+        (HashLayout.F9, HashLayout.F10), 1, "0.370")
+    # Pinned to an old layout, a hash nothing explains is still final at once.
+    assert HashVerifier(grid=False).verify(_subj(book), _ref_hash(book, HashLayout.F9), kind="book", seq=0,
+                                           ts_ms=0, now_ms=0) is not None
+
+
+def test_an_ltp_no_frame_shows_is_found_on_the_grid_at_expiry() -> None:
+    book = _book()
+    verifier = _pinned_f10(book)
+    pending = verifier.verify(_subj(book), _ref_hash(book, HashLayout.F10, "0.730"), kind="delta", seq=3,
+                              ts_ms=1000, now_ms=0)
+    assert isinstance(pending, PendingCheck)
+    assert verifier.expire(10_000) == []  # explained, not a mismatch
+    ((check, match),) = verifier.take_settled()
+    assert check is pending and match is not None and match.ltp == "0.730"
+    assert (verifier.ltp, verifier.grid_matches, verifier.pending) == ("0.730", 1, [])
+    # Without the grid (the 2026-05 behaviour) it is a mismatch.
+    old = HashVerifier(grid=False)
+    old.verify(_subj(book), _ref_hash(book, HashLayout.F10, "0.500"), kind="book", seq=0, ts_ms=0, now_ms=0,
+               own_ltp="0.500")
+    old.verify(_subj(book), _ref_hash(book, HashLayout.F10, "0.730"), kind="delta", seq=3, ts_ms=1000, now_ms=0)
+    assert [c.seq for c in old.expire(10_000)] == [3]
+
+
+def test_the_grid_follows_the_tick_and_a_real_mismatch_still_expires() -> None:
+    fine = _book()
+    verifier = HashVerifier()
+    verifier.verify(_subj(fine, tick="0.0025"), _ref_hash(fine, HashLayout.F10, "", tick="0.0025"), kind="book",
+                    seq=0, ts_ms=0, now_ms=0, own_ltp="")
+    verifier.verify(_subj(fine, tick="0.0025"), _ref_hash(fine, HashLayout.F10, "0.4975", tick="0.0025"),
+                    kind="delta", seq=1, ts_ms=1000, now_ms=0)
+    assert verifier.expire(10_000) == [] and verifier.ltp == "0.4975"
+    verifier.verify(_subj(fine, tick="0.0025"), "ab" * 20, kind="delta", seq=2, ts_ms=2000, now_ms=10_000)
+    assert [c.seq for c in verifier.expire(20_000)] == [2]
+
+
+def test_the_grid_waits_until_the_timestamp_of_a_pending_check_is_over() -> None:
+    book = _book()
+    verifier = _pinned_f10(book)
+    after = _book()
+    after.apply(LevelChange.of("BUY", "0.38", "1"))
+    final = _ref_hash(after, HashLayout.F10, "0.440")  # the book after the last frame of 1000, an ltp never shown
+    assert isinstance(verifier.verify(_subj(book), final, kind="delta", seq=4, ts_ms=1000, now_ms=0), PendingCheck)
+    # The last frame of the millisecond is unexplained too, but nothing says it is the last: no grid yet.
+    assert isinstance(verifier.verify(_subj(after), final, kind="delta", seq=5, ts_ms=1000, now_ms=0), PendingCheck)
+    assert verifier.grid_matches == 0
+    # The next millisecond's frame, hashed with the same ltp: the grid runs for the newest pending check, what
+    # it learns explains this frame, and the older check is superseded.
+    after.apply(LevelChange.of("BUY", "0.37", "1"))
+    result = verifier.verify(_subj(after, ts="1001"), _ref_hash(after, HashLayout.F10, "0.440", ts="1001"),
+                             kind="delta", seq=6, ts_ms=1001, now_ms=5)
+    assert isinstance(result, HashMatch) and result.ltp == "0.440"
+    assert verifier.pending == [] and verifier.grid_matches == 1
+    assert [(c.seq, m.ltp if m else None) for c, m in verifier.take_settled()] == [(5, "0.440"), (4, None)]
+
+
+def test_a_last_trade_explains_a_hash_carrying_its_complement_and_supersedes_older_siblings() -> None:
+    book = _book()
+    verifier = _pinned_f10(book)
+    after = _book()
+    after.apply(LevelChange.of("SELL", "0.61", "0"))
+    final = _ref_hash(after, HashLayout.F10, "0.350")  # both frames of 1000 carry the hash after the last one
+    early = verifier.verify(_subj(book), final, kind="delta", seq=7, ts_ms=1000, now_ms=0)
+    last = verifier.verify(_subj(after), final, kind="delta", seq=8, ts_ms=1000, now_ms=0)
+    assert isinstance(early, PendingCheck) and isinstance(last, PendingCheck)
+    assert verifier.on_last_trade(Decimal("0.36"), "0.36") == []  # another price explains nothing
+    solved = verifier.on_last_trade(Decimal("0.65"), "0.65")  # the other token's trade: 1 − 0.65
+    assert [(c.seq, m.ltp) for c, m in solved] == [(8, "0.350")]
+    assert verifier.pending == [] and [(c.seq, m) for c, m in verifier.take_settled()] == [(7, None)]
+    assert verifier.ltp == "0.350"
+
+
+def test_tick_grid() -> None:
+    from polybot.domain.book_hash_search import tick_grid
+
+    cents = [text for text, _ in tick_grid("0.01")]
+    assert (len(cents), cents[0], cents[49], cents[-1]) == (99, "0.010", "0.500", "0.990")
+    quarter = [text for text, _ in tick_grid("0.0025")]
+    assert len(quarter) == 399 and quarter[:3] == ["0.0025", "0.005", "0.0075"]
+    assert len(tick_grid("0.0001")) == 9999
+    assert tick_grid("") == tick_grid("1") == tick_grid("0.00001") == tick_grid("x") == ()

@@ -150,3 +150,25 @@ def test_schemas_are_frozen_and_the_union_validates_single_messages() -> None:
     assert isinstance(post_trade, BookMsg) and post_trade.tick_size is None and post_trade.last_trade_price is None
     messages, invalid = decode_market_frame((FIX / "ws_market/book_2024-11_polypy.json").read_text())
     assert [type(m) for m in messages] == [RestBook] and invalid == []
+
+
+@pytest.mark.parametrize("separators", [(", ", ": "), (", ", ":"), (",", ":")])
+def test_a_2026_09_post_trade_book_in_another_key_order_and_spacing_parses_like_any_other(
+        separators: tuple[str, str]) -> None:
+    """September 2026: post-trade books with event_type first, asks before bids, ``", "`` separators. The hash
+    is over the canonical layout, so only the values matter; nothing may depend on the raw text's shape."""
+    book = {"event_type": "book", "asset_id": "222", "market": "0xm", "timestamp": "1790000000123",
+            "hash": "ab" * 20, "asks": [{"size": "12.5", "price": "0.61"}, {"price": "0.6", "size": "3"}],
+            "bids": [{"price": "0.39", "size": "7"}, {"price": "0.4", "size": "100"}]}
+    single = json.dumps(book, separators=separators)
+    array = json.dumps([book, {**book, "asset_id": "333"}], separators=separators)
+    for text, assets in ((single, ["222"]), (array, ["222", "333"])):
+        parsed = parse_market_frame(text, recv_ts_ms=5)
+        assert parsed.invalid == [] and parsed.messages == len(assets)
+        for ev, asset in zip(parsed.events, assets, strict=True):
+            assert isinstance(ev, VenueBook)
+            assert (ev.asset_id, ev.market, ev.ts_ms, ev.timestamp, ev.hash) == (
+                asset, "0xm", 1790000000123, "1790000000123", "ab" * 20)
+            assert [(lv.raw_price, lv.raw_size) for lv in ev.bids] == [("0.39", "7"), ("0.4", "100")]
+            assert [(lv.raw_price, lv.raw_size) for lv in ev.asks] == [("0.61", "12.5"), ("0.6", "3")]
+            assert (ev.tick_size, ev.last_trade_price, ev.source) == (None, None, "ws")

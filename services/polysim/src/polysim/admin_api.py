@@ -10,10 +10,15 @@
   lists a new event of n new markets, ids above every existing one, with books; answers
   ``{"event_id": …, "condition_ids": [...]}`` (see ``gamma_admin``).
 * ``POST /_sim/faults``: market-side faults, any of ``{"drop_sockets": true, "silent_s": 5,
-  "drop_next_delta": [asset_id…], "corrupt_next_hash": [asset_id…], "tick_size": {"asset_id" | "market": …,
-  "tick_size": "0.001"}, "gamma_cursor_stuck": true, "clear": true}``. ``gamma_cursor_stuck`` makes Gamma's
-  keyset listings ignore ``after_cursor`` (page 1 again, same ``next_cursor``) until set false or cleared.
-  ``GET /_sim/faults`` shows the pending ones.
+  "drop_next_delta": [asset_id…], "corrupt_next_hash": [asset_id…], "corrupt_hashes": [asset_id…] (every websocket hash
+  of those assets wrong until set again; ``[]`` ends it), "tick_size": {"asset_id" | "market": …,
+  "tick_size": "0.001"}, "gamma_cursor_stuck": true, "hash_layout": "F9", "clear": true}``.
+  ``gamma_cursor_stuck`` makes Gamma's keyset listings ignore ``after_cursor`` (page 1 again, same
+  ``next_cursor``) until set false or cleared. ``hash_layout`` (``F5b``, ``F6``, ``F9`` or ``F10``, the names
+  of ``polybot.domain.book_hash.HashLayout``) switches the layout of every hash sent from then on —
+  websocket books, ``price_change`` entries, REST ``/book`` — as the venue did four times (400 for another
+  name); ``clear`` goes back to F10. ``clear`` runs first, so ``{"clear": true, "hash_layout": "F6"}`` is a
+  clean F6. ``GET /_sim/faults`` shows the pending ones and the current ``hash_layout``.
 * ``POST /_sim/accounts/{owner}``: ``{"usdc": "100", "positions": {token_id: "50"}}`` sets holdings.
 """
 
@@ -53,11 +58,18 @@ def apply_faults(ctx: SimContext, changes: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(changes["gamma_cursor_stuck"], bool):
             raise ValueError("gamma_cursor_stuck must be true or false")
         faults.gamma_cursor_stuck = changes["gamma_cursor_stuck"]
+    if "hash_layout" in changes:
+        faults.set_hash_layout(changes["hash_layout"])
     if "silent_s" in changes:
         faults.silent_until_ms = now + int(float(changes["silent_s"]) * 1000)
     for asset in changes.get("drop_next_delta") or []:
         _known(ctx, str(asset))
         faults.drop_next_delta.add(str(asset))
+    if "corrupt_hashes" in changes:
+        assets = [str(a) for a in changes["corrupt_hashes"] or []]
+        for asset in assets:
+            _known(ctx, asset)
+        faults.corrupt_hashes = set(assets)
     for asset in changes.get("corrupt_next_hash") or []:
         _known(ctx, str(asset))
         faults.corrupt_next_hash.add(str(asset))
@@ -77,8 +89,10 @@ def fault_state(ctx: SimContext) -> dict[str, Any]:
     return {
         "drop_next_delta": sorted(faults.drop_next_delta),
         "corrupt_next_hash": sorted(faults.corrupt_next_hash),
+        "corrupt_hashes": sorted(faults.corrupt_hashes),
         "silent_for_ms": max(0, faults.silent_until_ms - ctx.clock.now_ms()),
         "gamma_cursor_stuck": faults.gamma_cursor_stuck,
+        "hash_layout": faults.hash_layout,
         "market_sockets": len(ctx.hub.subscribers) if ctx.hub is not None else 0,
     }
 

@@ -10,6 +10,10 @@ NO price) and each side caches its joined wire array, so hashing a book after ev
 
 Wire order is worst → best: bids ascending, asks descending. For the NO token the bids are the YES asks
 (in the YES asks' wire order, prices mirrored) and the asks are the YES bids.
+
+Hashing (``hash_payload``, the one place polysim builds what the venue hashes) follows any of the venue's
+layouts, ``HASH_LAYOUTS`` (names as ``polybot.domain.book_hash.HashLayout``; see
+``shared/design/polymarket-protocol.md`` §2.2): F10 today, the older ones for the layout-switch fault.
 """
 
 from __future__ import annotations
@@ -17,13 +21,17 @@ from __future__ import annotations
 import bisect
 import hashlib
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from polysim.units import ONE, PRICE_TEXT, ltp_text, size_text
 
 if TYPE_CHECKING:
     from polysim.catalog import SimMarket
     from polysim.orders import SimOrder
+
+
+HashLayoutName = Literal["F5b", "F6", "F9", "F10"]
+HASH_LAYOUTS: tuple[HashLayoutName, ...] = ("F5b", "F6", "F9", "F10")
 
 
 class Entry:
@@ -113,18 +121,26 @@ class Side:
 class MarketBook:
     """The book of one market: both tokens' views, the last trade price and the last change time."""
 
-    __slots__ = ("asks", "bids", "last_trade", "ltp", "market", "updated_ms")
+    __slots__ = ("asks", "bids", "last_trade", "ltp", "market", "token_ltps", "updated_ms")
 
     def __init__(self, market: SimMarket, updated_ms: int) -> None:
         self.market = market
         self.bids = Side(True)
         self.asks = Side(False)
-        self.ltp = ""  # the market's last trade price as hashed ("0.490"), "" before any trade
+        self.ltp = ""  # the market's last trade price ("0.490"), "" before any trade
+        self.token_ltps = ["", ""]  # what each token's hash carries as its last_trade_price
         self.last_trade: tuple[int, str, int, int] | None = None  # (token index, side, price units, size micro)
         self.updated_ms = updated_ms
 
-    def set_ltp(self, price_units_: int) -> None:
+    def set_ltp(self, price_units_: int, token_index: int = 0, complement: bool = False) -> None:
+        """A trade at ``price_units_`` on ``token_index``: both tokens hash that price (2026-05), or with
+        ``complement`` each token its own terms (the other one ``1 − p``, as in September 2026)."""
         self.ltp = ltp_text(price_units_)
+        if complement:
+            self.token_ltps[token_index] = self.ltp
+            self.token_ltps[1 - token_index] = ltp_text(ONE - price_units_)
+        else:
+            self.token_ltps = [self.ltp, self.ltp]
 
     def side(self, is_bid: bool) -> Side:
         return self.bids if is_bid else self.asks
@@ -150,20 +166,25 @@ class MarketBook:
             return bid, ask
         return (None if ask is None else ONE - ask), (None if bid is None else ONE - bid)
 
-    def hash_payload(self, token_index: int, timestamp: str) -> str:
-        """The exact F10 string the venue hashes (compact JSON, ``hash`` empty)."""
+    def hash_payload(self, token_index: int, timestamp: str, layout: HashLayoutName = "F10") -> str:
+        """The exact string the venue hashes in ``layout`` (compact JSON, ``hash`` empty); the F10 one is
+        also the REST ``/book`` body."""
         m = self.market
         bids, asks = self.wire_sides(token_index)
-        return (
-            '{"market":"' + m.condition_id + '","asset_id":"' + m.token_ids[token_index]
-            + '","timestamp":"' + timestamp + '","hash":"","bids":[' + bids + '],"asks":[' + asks
-            + '],"min_order_size":"' + _dec_text(m.min_order_size) + '","tick_size":"' + PRICE_TEXT[m.tick_units]
-            + '","neg_risk":' + ("true" if m.neg_risk else "false") + ',"last_trade_price":"' + self.ltp + '"}'
-        )
+        text = '{"market":"' + m.condition_id + '","asset_id":"' + m.token_ids[token_index] + '"'
+        if layout != "F5b":
+            text += ',"timestamp":"' + timestamp + '"'
+        text += ',"hash":"","bids":[' + bids + '],"asks":[' + asks + "]"
+        if layout in ("F9", "F10"):
+            text += (',"min_order_size":"' + _dec_text(m.min_order_size) + '","tick_size":"'
+                     + PRICE_TEXT[m.tick_units] + '","neg_risk":' + ("true" if m.neg_risk else "false"))
+        if layout == "F10":
+            text += ',"last_trade_price":"' + self.token_ltps[token_index] + '"'
+        return text + "}"
 
-    def hash(self, token_index: int, timestamp: str) -> str:
-        """The venue's F10 book hash of a token's book at ``timestamp``."""
-        return hashlib.sha1(self.hash_payload(token_index, timestamp).encode()).hexdigest()
+    def hash(self, token_index: int, timestamp: str, layout: HashLayoutName = "F10") -> str:
+        """The venue's book hash of a token's book at ``timestamp`` in ``layout``."""
+        return hashlib.sha1(self.hash_payload(token_index, timestamp, layout).encode()).hexdigest()
 
 
 def _dec_text(value: object) -> str:

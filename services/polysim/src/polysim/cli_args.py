@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fee-rate-bps", type=int, default=0, help="> 0: markets charge fees (Gamma feeSchedule)")
     p.add_argument("--gamma-legacy-max-offset", type=int, default=100,
                    help="legacy Gamma /markets and /events answer 422 past this offset (default 100)")
+    p.add_argument("--september-2026", action="store_true",
+                   help="market channel with the venue's 2026-09 habits (shared hashes per timestamp, ltp ahead, "
+                        "spaced post-trade books)")
     p.add_argument("--log-level", default="warning")
     return p
 
@@ -55,5 +58,6 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[SimConfig, str]
         lp_rate_hz=a.lp_rate, taker_rate_hz=a.taker_rate, tick_ms=a.tick_ms, accept_v1_orders=a.accept_v1_orders,
         rate_limits=not a.no_rate_limits, ws_deflate=a.ws_deflate, ws_batch_max=a.ws_batch_max,
         v2_markets=a.v2_markets, fee_rate_bps=a.fee_rate_bps, gamma_legacy_max_offset=a.gamma_legacy_max_offset,
+        september_2026=a.september_2026,
     )
     return config, a.log_level

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from polysim.units import ONE, PRICE_TEXT, units_decimal
 
 if TYPE_CHECKING:
-    from polysim.book import MarketBook
+    from polysim.book import HashLayoutName, MarketBook
     from polysim.catalog import SimMarket
 
 USDC_E = "0x2791Bca1f2de4661ED88A30C99A7a9449Aa84174"
@@ -20,12 +20,12 @@ def number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def book_json(book: MarketBook, token_index: int) -> str:
+def book_json(book: MarketBook, token_index: int, layout: HashLayoutName = "F10") -> str:
     """``GET /book``: market, asset_id, timestamp, hash, bids, asks, min_order_size, tick_size, neg_risk,
-    last_trade_price — exactly the F10 payload with its hash filled in."""
+    last_trade_price — exactly the F10 payload with its hash (in ``layout``, the fault's) filled in."""
     ts = str(book.updated_ms)
     payload = book.hash_payload(token_index, ts)
-    digest = book.hash(token_index, ts)
+    digest = book.hash(token_index, ts, layout)
     return payload.replace('"hash":""', '"hash":"' + digest + '"', 1)
 
 

@@ -46,6 +46,9 @@ class SimConfig:
     v2_markets: int = 0  # generated markets (spread out) that are Protocol V2 ("version": "v2")
     # Legacy Gamma /markets and /events refuse a larger offset (422); small so tests meet it.
     gamma_legacy_max_offset: int = 100
+    # The market channel's September 2026 habits (``wire_september``): hashes shared by the frames of a
+    # timestamp, ltps ahead of the stream, post-trade books in another spelling. Off: the 2026-05 stream.
+    september_2026: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     def events_count(self) -> int:

@@ -74,7 +74,7 @@ class Engine:
         self.now_ms = start_ms
         self.start_ms = start_ms
         self.faults = MarketFaults()
-        self.wire = MarketWire(self.faults)
+        self.wire = MarketWire(self.faults, config.september_2026, config.seed)
         self.driver: Driver | None = None
         self.frozen = False  # tests: stop the background process (account actions still work)
         self.books: dict[str, MarketBook] = {}
@@ -130,6 +130,7 @@ class Engine:
             order = self.all_orders.get(oid)
             if order is not None and order.status == "LIVE":
                 self._cancel_order(order, due)
+        self.wire.flush(now_ms)
 
     def _ts(self, now_ms: int) -> int:
         self.step(now_ms)
@@ -245,6 +246,7 @@ class Engine:
         else:
             sim.status = "MATCHED"
         self._order_event("PLACEMENT", sim, ts)
+        self.wire.flush()
         status: OrderStatus = "MATCHED" if sim.matched > 0 else "LIVE"
         return PlaceResult(True, None, status, taking_amount=micro_decimal(got), making_amount=micro_decimal(paid),
                            trade_ids=(trade_id,) if trade_id else ())
@@ -283,6 +285,7 @@ class Engine:
             else:
                 self._cancel_order(order, ts)
                 canceled.append(oid)
+        self.wire.flush()
         return canceled, failed
 
     def cancel_all(self, owner: str, now_ms: int, market: str | None = None, asset_id: str | None = None
@@ -365,10 +368,11 @@ class Engine:
             settle_taker(self.accounts[taker.owner], taker.asset_id, side, paid, got)
         matched = sum(f.size for f in fills)
         last_price = own_price(fills[-1].book_price, ti)
-        book.set_ltp(last_price)
+        book.set_ltp(last_price, ti, complement=self.config.september_2026)
         book.last_trade = (ti, side, last_price, matched)
         book.updated_ms = ts
-        self.wire.trade(book, ti, side, last_price, matched, self.config.fee_rate_bps, ts)
+        consumed = [(not order.book_bid, p) for p in dict.fromkeys(f.book_price for f in fills)]
+        self.wire.trade(book, ti, side, last_price, matched, self.config.fee_rate_bps, ts, consumed)
         trade_id = ""
         owners = {f.maker.owner for f in fills if f.maker is not None} | ({taker.owner} if taker else set())
         if owners:

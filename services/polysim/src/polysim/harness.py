@@ -6,6 +6,7 @@
         sim.url, sim.gamma_url, sim.ws_market_url, sim.ws_user_url
         token = sim.token_ids()[0]
         sim.drop_next_delta(token); sim.corrupt_next_hash(token); sim.silence_market(3.0)
+        sim.switch_hash_layout("F9")             # every hash from now on in another layout (clear: F10)
         sim.drop_market_sockets(); sim.change_tick_size(token, "0.001")
         sim.patch_market(sim.condition_ids()[0], closed=True)
         sim.fund(api_key, usdc="500", positions={token: "100"})
@@ -100,7 +101,7 @@ class RunningSim(SimUrls):
         found = self.engine.token_book(asset_id)
         if found is None:
             raise KeyError(asset_id)
-        parsed: dict[str, Any] = json.loads(book_json(*found))
+        parsed: dict[str, Any] = json.loads(book_json(*found, self.engine.faults.hash_layout))
         return parsed
 
     # ---- market changes and faults -------------------------------------------------------------------
@@ -130,6 +131,10 @@ class RunningSim(SimUrls):
     def corrupt_next_hash(self, asset_id: str) -> None:
         """The asset's next hash (``price_change`` entry or ``book``) is wrong."""
         apply_faults(self.ctx, {"corrupt_next_hash": [asset_id]})
+
+    def switch_hash_layout(self, layout: str) -> None:
+        """Every hash sent from now on (websocket and REST) is in ``layout`` (F5b, F6, F9, F10)."""
+        apply_faults(self.ctx, {"hash_layout": layout})
 
     def add_event(self, n_markets: int, neg_risk: bool = False, version: str = "v1") -> SimEvent:
         """List a new event of new markets (as ``POST /_sim/gamma/events``)."""

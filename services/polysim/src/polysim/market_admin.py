@@ -63,6 +63,7 @@ def patch_market(engine: Engine, condition_id: str, patch: dict[str, Any], ts: i
         for order in list(engine.all_orders.values()):
             if order.market is market and order.status == "LIVE":
                 engine._cancel_order(order, ts)
+    engine.wire.flush()
 
 
 def change_tick(engine: Engine, condition_id: str, new_tick: int, ts: int) -> None:
@@ -81,6 +82,7 @@ def change_tick(engine: Engine, condition_id: str, new_tick: int, ts: int) -> No
     book.updated_ms = ts
     engine.wire.tick_size_change(book, old, new_tick, ts)
     engine.wire.post_trade_books(book, ts)
+    engine.wire.flush()
 
 
 def _requantize(side: Side, tick: int) -> list[SimOrder]:

@@ -99,7 +99,7 @@ def build_public_router(ctx: SimContext) -> APIRouter:
         found = token_book(token_id)
         if found is None:
             return error(404, NO_BOOK)
-        return _raw(book_json(*found))
+        return _raw(book_json(*found, engine.faults.hash_layout))
 
     async def post_books(request: Request) -> Response:
         items = await _body_list(request)
@@ -109,7 +109,7 @@ def build_public_router(ctx: SimContext) -> APIRouter:
         for item in items:
             found = token_book(str(item.get("token_id", "")))
             if found is not None:
-                out.append(book_json(*found))
+                out.append(book_json(*found, engine.faults.hash_layout))
         return _raw("[" + ",".join(out) + "]")
 
     def per_token(request_side: bool, fn: Callable[[MarketBook, int, str], Any]) -> Callable[..., Any]:

@@ -154,7 +154,7 @@ class ReplayDriver:
                 price = price_units(Decimal(str(event["price"])))
                 side = str(event.get("side", "BUY"))
                 size = size_micro(Decimal(str(event.get("size", "0"))))
-                book.set_ltp(price)
+                book.set_ltp(price, token.index, complement=engine.config.september_2026)
                 book.last_trade = (token.index, side, price, size)
                 book.updated_ms = ts
                 engine.wire.trade(book, token.index, side, price, size, engine.config.fee_rate_bps, ts)

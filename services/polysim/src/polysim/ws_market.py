@@ -81,6 +81,7 @@ class MarketHub:
     def dump(self, assets: list[str]) -> str | None:
         """The initial-dump array of ``book``s for the known assets among ``assets``."""
         engine = self.ctx.engine
+        engine.wire.flush()  # a held timestamp (2026-09 habits) goes out first: the dump must not be ahead
         books = []
         for asset in assets:
             found = engine.token_book(asset)

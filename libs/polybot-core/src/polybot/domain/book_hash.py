@@ -70,11 +70,3 @@ def canonical_payload(inp: HashInput, layout: HashLayout = HashLayout.F10) -> st
 def book_hash(inp: HashInput, layout: HashLayout = HashLayout.F10) -> str:
     """Return the venue's SHA-1 hex digest of the book for ``layout``."""
     return hashlib.sha1(canonical_payload(inp, layout).encode("utf-8")).hexdigest()
-
-
-def find_layout(inp: HashInput, expected: str, layouts: Iterable[HashLayout] = ALL_LAYOUTS) -> HashLayout | None:
-    """Return the first layout whose hash equals ``expected``, or ``None``."""
-    for layout in layouts:
-        if book_hash(inp, layout) == expected:
-            return layout
-    return None

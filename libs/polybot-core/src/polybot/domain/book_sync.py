@@ -171,13 +171,28 @@ class BookSync:
         if self.verifier.pending:
             self._expire(now_ms, effects)
         _TABLE[(self.state, type(event))](self, event, now_ms, effects)
+        if self.verifier.settled:
+            self._report_settled(now_ms, effects)
         return effects
 
     def tick(self, now_ms: int) -> list[Effect]:
         """Expire pending hash checks whose ltp window has passed (call every few hundred ms)."""
         effects: list[Effect] = []
         self._expire(now_ms, effects)
+        if self.verifier.settled:
+            self._report_settled(now_ms, effects)
         return effects
+
+    def _report_settled(self, now_ms: int, fx: list[Effect]) -> None:
+        """Checks the verifier settled by itself (a later trade or hash explained them): report them, and an
+        unverified book whose last pending check is gone is confirmed."""
+        for check, match in self.verifier.take_settled():
+            if match is None:
+                fx.append(self._checked(check.kind, check.seq, check.ts_ms, "superseded"))
+            else:
+                fx.append(self._checked(check.kind, check.seq, check.ts_ms, "ok", match, deferred=True))
+        if self.state is _S.UNVERIFIED and not self.verifier.pending:
+            self._confirmed(now_ms, fx)
 
     def set_meta(self, meta: MarketMeta) -> None:
         """Replace the market metadata used for hashing (from gamma tables / the CLOB market)."""

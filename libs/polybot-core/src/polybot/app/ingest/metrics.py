@@ -27,6 +27,8 @@ class IngestMetrics:
     publish_errors: ExactCounter
     publish_dropped: ExactCounter
     dead_letters: ExactCounter
+    hash_layout_changes: ExactCounter
+    hash_grid_matches: ExactCounter
     persisted_events: ExactCounter
     persist_errors: ExactCounter
     ws_disconnects: ExactCounter  # label reason
@@ -53,6 +55,10 @@ class IngestMetrics:
                                       "Deltas dropped from a full outbox (replaced by snapshots)"),
             dead_letters=m.counter("ingestion_dead_letters",
                                    "Book messages refused for good or not encodable (dead_letters table)"),
+            hash_layout_changes=m.counter("ingestion_hash_layout_changes",
+                                          "Books whose venue hash layout changed (re-detected, no resync)"),
+            hash_grid_matches=m.counter("ingestion_hash_grid_matches",
+                                        "Hashes explained only by an ltp found on the tick grid"),
             persisted_events=m.counter("ingestion_persisted_events", "book_events rows written"),
             persist_errors=m.counter("ingestion_persist_errors", "Failed database batches (retried)"),
             ws_disconnects=m.counter("ingestion_ws_disconnects", "Market websocket disconnects", ["reason"]),

@@ -310,7 +310,9 @@ class OrderbookIngestor:
         self.router.hot.flush_into(self.metrics)
         m = self.metrics
         return {"ingestion_msg_applied": int(m.msg_applied.value()),
-                "ingestion_msg_invalid": int(m.msg_invalid.value()), **m.resync_counts()}
+                "ingestion_msg_invalid": int(m.msg_invalid.value()), **m.resync_counts(),
+                "ingestion_hash_layout_changes": sum(b.verifier.layout_changes for b in self.books),
+                "ingestion_dead_letters": int(m.dead_letters.value())}
 
     # --- status -----------------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

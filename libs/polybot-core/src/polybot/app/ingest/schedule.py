@@ -56,6 +56,7 @@ async def run_schedule(ing: Scheduled) -> None:
     next_prune = loop.time() + s.prune_interval_s
     next_gauges = loop.time()
     next_retry = loop.time() + 5.0
+    seen = VerifierTotals()
     while True:
         await asyncio.sleep(s.tick_interval_s)
         now = loop.time()
@@ -69,6 +70,7 @@ async def run_schedule(ing: Scheduled) -> None:
             if now >= next_gauges:
                 next_gauges = now + 1.0
                 update_gauges(ing)
+                seen.count(ing)
             if now >= next_snapshot:
                 next_snapshot = now + s.snapshot_interval_s
                 written = await ing.persist_snapshot_now(now_ms())
@@ -100,6 +102,29 @@ def request_missing_books(ing: Scheduled) -> None:
     if due:
         log.warning("no book from the websocket; fetching it", extra={"assets": len(due)})
         ing.router.route(ing.books.request_resync(due, now, "manual"))
+
+
+class VerifierTotals:
+    """What the books' hash verifiers did since the last look: layout changes (logged) and grid matches."""
+
+    def __init__(self) -> None:
+        self._layouts: dict[str, int] = {}
+        self._grid: dict[str, int] = {}
+
+    def count(self, ing: Scheduled) -> None:
+        for book in ing.books:
+            v = book.verifier
+            changes = v.layout_changes - self._layouts.get(book.asset_id, 0)
+            if changes > 0:
+                ing.metrics.hash_layout_changes.inc(changes)
+                old, new = v.last_layout_change or (None, None)
+                log.warning("venue hash layout changed", extra={"asset_id": book.asset_id, "old": str(old),
+                                                                 "new": str(new)})
+            grid = v.grid_matches - self._grid.get(book.asset_id, 0)
+            if grid > 0:
+                ing.metrics.hash_grid_matches.inc(grid)
+            self._layouts[book.asset_id] = v.layout_changes
+            self._grid[book.asset_id] = v.grid_matches
 
 
 def update_gauges(ing: Scheduled) -> None:
