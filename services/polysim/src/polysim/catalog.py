@@ -143,7 +143,14 @@ def position_ids_for(seed: int, market_index: int) -> tuple[str, str]:
     return first, second
 
 
-def generate_catalog(seed: int, n_markets: int, n_events: int, v2_markets: int = 0) -> Catalog:
+# Since 2026-07-02 the venue also lists markets on 0.005 and 0.0025 ticks: prices are multiples of the tick,
+# not a number of decimal places. With ``fine_ticks`` every eleventh market (from the sixth) trades on 0.005
+# and every eleventh from the eighth on 0.0025 (tick units of 1/10,000); the first five keep 0.01/0.001.
+_FINE_TICKS = {5: 50, 7: 25}
+
+
+def generate_catalog(seed: int, n_markets: int, n_events: int, v2_markets: int = 0,
+                     fine_ticks: bool = True) -> Catalog:
     """A reproducible catalog: ``n_markets`` markets spread over ``n_events`` events.
 
     Roughly a third of the events with more than one market are neg-risk; the rest of the multi-market events
@@ -170,6 +177,8 @@ def generate_catalog(seed: int, n_markets: int, n_events: int, v2_markets: int =
         for k in range(size):
             mi = len(markets)
             tick = 10 if rng.random() < 0.25 else 100
+            if fine_ticks:
+                tick = _FINE_TICKS.get(mi % 11, tick)
             question = event.title if size == 1 else f"{event.title}: outcome {k + 1}?"
             market = SimMarket(
                 index=mi, gamma_id=str(500000 + mi), condition_id=hex_id(seed, "cond", mi),

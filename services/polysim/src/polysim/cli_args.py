@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ws-batch-max", type=int, default=1,
                    help="send a backlog of market events as JSON arrays of up to this many (default 1: one per frame)")
     p.add_argument("--v2-markets", type=int, default=0, help="generated markets that are Protocol V2 (spread out)")
+    p.add_argument("--no-fine-ticks", action="store_true",
+                   help="no generated market on the 2026 ticks 0.005 and 0.0025 (only 0.01 and 0.001)")
     p.add_argument("--fee-rate-bps", type=int, default=0, help="> 0: markets charge fees (Gamma feeSchedule)")
     p.add_argument("--gamma-legacy-max-offset", type=int, default=100,
                    help="legacy Gamma /markets and /events answer 422 past this offset (default 100)")
@@ -57,7 +59,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[SimConfig, str]
         start_ms=a.start_ms, starting_balance=a.starting_balance, starting_shares=a.starting_shares,
         lp_rate_hz=a.lp_rate, taker_rate_hz=a.taker_rate, tick_ms=a.tick_ms, accept_v1_orders=a.accept_v1_orders,
         rate_limits=not a.no_rate_limits, ws_deflate=a.ws_deflate, ws_batch_max=a.ws_batch_max,
-        v2_markets=a.v2_markets, fee_rate_bps=a.fee_rate_bps, gamma_legacy_max_offset=a.gamma_legacy_max_offset,
+        v2_markets=a.v2_markets, fine_ticks=not a.no_fine_ticks, fee_rate_bps=a.fee_rate_bps, gamma_legacy_max_offset=a.gamma_legacy_max_offset,
         september_2026=a.september_2026,
     )
     return config, a.log_level

@@ -39,6 +39,8 @@ class SimConfig:
     mined_delay_ms: int = 1500  # trade MATCHED → MINED
     confirmed_delay_ms: int = 3000  # trade MATCHED → CONFIRMED (total, after MINED)
     max_assets_per_socket: int = 500
+    max_ids_per_frame: int = 1000  # a subscription frame listing more gets the socket closed (1009)
+    fine_ticks: bool = True  # some generated markets on the 2026 ticks 0.005 and 0.0025 (see catalog)
     ws_deflate: bool = False  # permessage-deflate on the websockets (costs server CPU per frame)
     ws_batch_max: int = 1  # >1: a backlog of market events goes out as JSON arrays of up to this many
     fee_rate_bps: int = 0  # > 0: Gamma markets show feesEnabled and a feeSchedule with this taker rate

@@ -49,7 +49,8 @@ def build_context(config: SimConfig) -> SimContext:
     elif config.replay is not None:
         catalog = catalog_from_replay(config.replay, config.min_order_size)
     else:
-        catalog = generate_catalog(config.seed, config.n_markets, config.events_count(), config.v2_markets)
+        catalog = generate_catalog(config.seed, config.n_markets, config.events_count(), config.v2_markets,
+                                   config.fine_ticks)
     engine = Engine(catalog, config, start_ms)
     if config.replay is not None:
         engine.driver = ReplayDriver(engine, config.replay, start_ms + max(0, config.replay_delay_ms),

@@ -6,6 +6,13 @@ live events. ``{"assets_ids": [...], "operation": "subscribe"|"unsubscribe"}`` c
 subscribe is answered with the new assets' books). At most ``max_assets_per_socket`` assets per connection:
 beyond that the server answers an error and closes. Text ``PING`` is answered ``PONG`` (even while the
 silent-socket fault holds back market data).
+
+Gated like the venue in 2026: ``best_bid_ask``, ``new_market`` and ``market_resolved`` only with
+``custom_feature_enabled: true``; a ``PING`` before the first subscription is closed with 1008; a frame
+listing more than ``max_ids_per_frame`` ids gets the socket closed (1009); ``level`` must be 1–3; and a
+subscription without an explicit ``initial_dump: true`` loses the books of some assets once it is large
+(every tenth past the first 100: the "some assets never got a book at scale" of 2026), ``initial_dump:
+false`` sends none.
 """
 
 from __future__ import annotations
@@ -26,12 +33,14 @@ _QUEUE_LIMIT = 50_000  # a client this far behind is cut off, as the venue would
 
 
 class MarketSubscriber:
-    __slots__ = ("assets", "closing", "custom", "queue", "ws")
+    __slots__ = ("assets", "close_code", "closing", "custom", "queue", "subscribed", "ws")
 
     def __init__(self, ws: WebSocket) -> None:
         self.ws = ws
         self.assets: set[str] = set()
         self.custom = False
+        self.subscribed = False
+        self.close_code = 1011
         self.queue: asyncio.Queue[str | None] = asyncio.Queue()
         self.closing = False
 
@@ -43,9 +52,10 @@ class MarketSubscriber:
             return
         self.queue.put_nowait(text)
 
-    def close(self) -> None:
+    def close(self, code: int = 1011) -> None:
         if not self.closing:
             self.closing = True
+            self.close_code = code
             self.queue.put_nowait(None)
 
 
@@ -90,12 +100,15 @@ class MarketHub:
                 books.append(engine.wire.book_text(book, ti, book.updated_ms, dump=True))
         return "[" + ",".join(books) + "]" if books else None
 
-    def add(self, sub: MarketSubscriber, assets: list[str]) -> None:
+    def add(self, sub: MarketSubscriber, assets: list[str], initial_dump: bool | None = True) -> None:
         new = [a for a in dict.fromkeys(assets) if a not in sub.assets]
         for a in new:
             sub.assets.add(a)
             self.by_asset.setdefault(a, set()).add(sub)
-        text = self.dump(new)
+        if initial_dump is False:
+            return
+        dumped = new if initial_dump else [a for i, a in enumerate(new) if i < 100 or i % 10]
+        text = self.dump(dumped)
         if text is not None:
             sub.push(text)
 
@@ -142,7 +155,7 @@ async def _writer(sub: MarketSubscriber, batch_max: int) -> None:
         text = carry.pop() if carry else await queue.get()
         if text is None:
             with contextlib.suppress(Exception):
-                await ws.close(code=1011)
+                await ws.close(code=sub.close_code)
             return
         if batch_max > 1 and _batchable(text) and not queue.empty():
             batch = [text]
@@ -182,12 +195,22 @@ def build_market_ws_router(ctx: SimContext) -> APIRouter:
                     break
                 text = frame.get("text") or (frame.get("bytes") or b"").decode("utf-8", "replace")
                 if text.strip() == "PING":
+                    if not sub.subscribed:
+                        sub.close(1008)  # the venue closes a PING that comes before any subscription
+                        continue
                     sub.push("PONG")  # answered even while the silent-socket fault holds data back
                     continue
                 message = parse_client_message(text)
                 if message is None:
                     continue
                 assets = [str(a) for a in message.get("assets_ids") or []]
+                if len(assets) > ctx.config.max_ids_per_frame:
+                    sub.close(1009)
+                    continue
+                level = message.get("level", 2)
+                if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 3:
+                    sub.push(json.dumps({"error": f"invalid level {level!r}: 1, 2 or 3"}))
+                    continue
                 if "custom_feature_enabled" in message:
                     sub.custom = bool(message["custom_feature_enabled"])
                 operation = str(message.get("operation") or "subscribe").lower()
@@ -198,7 +221,9 @@ def build_market_ws_router(ctx: SimContext) -> APIRouter:
                     sub.push(json.dumps({"error": f"too many assets: at most {limit} per connection"}))
                     sub.close()
                     continue
-                hub.add(sub, assets)
+                sub.subscribed = True
+                dump = message.get("initial_dump")
+                hub.add(sub, assets, dump if isinstance(dump, bool) else None)
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
