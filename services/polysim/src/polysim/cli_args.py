@@ -59,7 +59,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[SimConfig, str]
         start_ms=a.start_ms, starting_balance=a.starting_balance, starting_shares=a.starting_shares,
         lp_rate_hz=a.lp_rate, taker_rate_hz=a.taker_rate, tick_ms=a.tick_ms, accept_v1_orders=a.accept_v1_orders,
         rate_limits=not a.no_rate_limits, ws_deflate=a.ws_deflate, ws_batch_max=a.ws_batch_max,
-        v2_markets=a.v2_markets, fine_ticks=not a.no_fine_ticks, fee_rate_bps=a.fee_rate_bps, gamma_legacy_max_offset=a.gamma_legacy_max_offset,
-        september_2026=a.september_2026,
+        v2_markets=a.v2_markets, fine_ticks=not a.no_fine_ticks, fee_rate_bps=a.fee_rate_bps,
+        gamma_legacy_max_offset=a.gamma_legacy_max_offset, september_2026=a.september_2026,
     )
     return config, a.log_level
