@@ -18,7 +18,7 @@ from polybot.domain.book_hash import HashInput, HashLayout, book_hash
 class VenueSim:
     """One market of two tokens; emits wire JSON frames with F10 (or another layout's) hashes."""
 
-    def __init__(self, market: str = "0xmarket", assets: tuple[str, ...] = ("111", "222"), *,
+    def __init__(self, market: str = "0x" + "ab" * 32, assets: tuple[str, ...] = ("111", "222"), *,
                  layout: HashLayout = HashLayout.F10, tick: str = "0.01", min_size: str = "5",
                  neg_risk: bool = False, ts: int = 1_700_000_000_000, ltp: str = "") -> None:
         self.market = market

@@ -100,7 +100,7 @@ async def test_a_restarted_ingestor_begins_a_new_epoch_after_the_last_seq(bus: B
         seqs = [d.seq for d in deltas]
         assert seqs == list(range(1, len(seqs) + 1)), "one run after the other, seq never goes back"
         after = deltas[stopped_at]  # the restarted ingestor's first message
-        assert (after.seq, after.epoch, after.reset) == (stopped_at + 1, deltas[stopped_at - 1].epoch + 1, True)
+        assert (after.seq, after.reset) == (stopped_at + 1, True) and after.epoch > deltas[stopped_at - 1].epoch
         assert all(d.reset == (d.seq in (1, stopped_at + 1)) for d in deltas), "each run began one epoch"
 
 

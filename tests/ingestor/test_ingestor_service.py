@@ -67,7 +67,8 @@ async def test_service_reports_books_metrics_and_logs_resyncs(infra: Infra, data
             assert all(r.reason == "gap" and r.ingestion_resync_gap >= 1 for r in resync_logs)  # type: ignore[attr-defined]
             assert all(hasattr(r, "ingestion_resync_checksum") for r in resync_logs)
             metrics = (await client.get(f"{base}/metrics")).text
-            samples = {line.split()[0] for line in metrics.splitlines() if line and not line.startswith("#")}
+            samples = {line.split()[0].split("{")[0] for line in metrics.splitlines()
+                       if line and not line.startswith("#")}
             assert set(RUNBOOK) <= samples  # exactly these names, no _total suffix
             assert f"ingestion_resync_gap {float(len(tokens))}" in metrics
             assert 'ingestion_ws_connected{shard="0"} 1.0' in metrics

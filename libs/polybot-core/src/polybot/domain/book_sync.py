@@ -122,6 +122,9 @@ class SyncConfig:
     layouts: tuple[HashLayout, ...] = ALL_LAYOUTS
     verify_hashes: bool = True
     coalesce: bool = False
+    # Refuse levels off the market's tick (the tick is the venue's: its books, REST, gamma-sync). Off for a
+    # replay whose recordings never said their tick (the CLI's --tick-size is then only a guess).
+    enforce_tick: bool = True
 
 
 _S = BookState
@@ -137,6 +140,7 @@ class BookSync:
         self.asset_id = asset_id
         self.market = market
         self.meta = meta or MarketMeta()
+        self._tick = _tick_of(self.meta)
         self.config = config or SyncConfig()
         self.state = BookState.AWAITING_SNAPSHOT
         self.epoch = epoch
@@ -195,8 +199,9 @@ class BookSync:
             self._confirmed(now_ms, fx)
 
     def set_meta(self, meta: MarketMeta) -> None:
-        """Replace the market metadata used for hashing (from gamma tables / the CLOB market)."""
+        """Replace the market metadata used for hashing (from gamma-sync's messages / the CLOB market)."""
         self.meta = meta
+        self._tick = _tick_of(meta)
 
     def seal(self, seq: int) -> None:
         """The shell took change ``seq`` away: later deltas take new numbers (a no-op for an older seq)."""
@@ -233,6 +238,14 @@ class BookSync:
                     fx.append(self._resync_effect(now_ms, restart=True))
                 return
         self._take_meta(ev)
+        if self.config.enforce_tick and not _on_tick(self._tick, (lv.price for lv in (*ev.bids, *ev.asks))):
+            # a book off the market's tick: not the venue's, or our tick is stale; REST tells both
+            fx.append(Discarded(self.asset_id, self.market, "book", "off_tick", now_ms))
+            if old is _S.RESYNCING:
+                fx.append(self._resync_effect(now_ms, restart=True))
+            else:
+                self._start_resync("tick_size", now_ms, fx)
+            return
         self.open = False
         for check in self.verifier.take_pending():
             fx.append(self._checked(check.kind, check.seq, check.ts_ms, "superseded"))
@@ -293,6 +306,12 @@ class BookSync:
                 return
             if ev.ts_ms > included:
                 self._included_until_ts = None
+        tick = self._tick
+        for change in ev.changes:
+            if change.price % tick and self.config.enforce_tick:
+                # never applied: the next hash of the asset decides whether anything real was lost
+                fx.append(Discarded(self.asset_id, self.market, "delta", "off_tick", now_ms))
+                return
         apply = self.book.apply
         for change in ev.changes:
             apply(change)
@@ -352,7 +371,7 @@ class BookSync:
 
     def _on_tick_size(self, ev: SyncInput, now_ms: int, fx: list[Effect]) -> None:
         assert isinstance(ev, TickSizeChanged)
-        self.meta = replace(self.meta, tick_size=ev.new_tick_size)
+        self.set_meta(replace(self.meta, tick_size=ev.new_tick_size))
         if self.state in _PUBLISHED:
             self._start_resync("tick_size", now_ms, fx)
 
@@ -428,7 +447,7 @@ class BookSync:
             meta = replace(meta, min_order_size=ev.min_order_size)
         if ev.neg_risk is not None:
             meta = replace(meta, neg_risk=ev.neg_risk)
-        self.meta = meta
+        self.set_meta(meta)
 
     def _subject(self, timestamp: str) -> HashSubject:
         return HashSubject(self.market, self.asset_id, timestamp, self.book.levels_json(), self.meta, self._head)
@@ -462,6 +481,15 @@ class BookSync:
             fx.append(self._checked(kind, seq, ts_ms, "ok", result))
         elif result is None:
             fx.append(self._checked(kind, seq, ts_ms, "mismatch"))
+
+
+def _tick_of(meta: MarketMeta) -> Decimal:
+    tick = Decimal(meta.tick_size)
+    return tick if tick.is_finite() and tick > 0 else Decimal("0.0001")  # the finest tick the venue has
+
+
+def _on_tick(tick: Decimal, prices: Iterator[Decimal]) -> bool:
+    return all(not p % tick for p in prices)
 
 
 def _all_levels(bids: tuple[Level, ...], asks: tuple[Level, ...]) -> tuple[LevelChange, ...]:

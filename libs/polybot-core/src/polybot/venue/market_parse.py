@@ -56,13 +56,21 @@ class MarketParseError(ValueError):
     """A payload the caller required to be valid (a REST book) is not."""
 
 
+_KINDS = ("price", "size", "timestamp", "id")
+
+
 @dataclass(frozen=True, slots=True)
 class InvalidMessage:
-    """One item that could not be used: why, its ``event_type`` if any, and its raw text (truncated)."""
+    """One item that could not be used: why, its ``event_type`` if any, and its raw text (truncated).
+
+    ``kind`` is the short reason for the ``ingestion_msg_invalid{reason}`` label: ``not_json``,
+    ``unknown_event_type``, ``price``, ``size``, ``timestamp``, ``id`` or ``schema`` (a field missing or of
+    the wrong type)."""
 
     reason: str
     raw: str
     event_type: str | None = None
+    kind: str = "schema"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +87,17 @@ def _text(frame: bytes | str) -> str:
 def _truncate(raw: Any) -> str:
     text = raw if isinstance(raw, str) else orjson.dumps(raw).decode()
     return text if len(text) <= RAW_LIMIT else text[:RAW_LIMIT] + "…"
+
+
+def _kind(exc: Exception) -> str:
+    """The short reason of a validation failure (our validators' messages start with it)."""
+    if isinstance(exc, ValidationError):
+        for error in exc.errors(include_url=False):
+            msg = str(error.get("msg", ""))
+            for kind in _KINDS:
+                if f"{kind}:" in msg:
+                    return kind
+    return "schema"
 
 
 def _reason(exc: Exception) -> str:
@@ -113,7 +132,7 @@ def decode_market_frame(frame: bytes | str) -> tuple[list[MarketMessage], list[I
     try:
         raw = orjson.loads(stripped)
     except orjson.JSONDecodeError as exc:
-        return [], [InvalidMessage(f"not JSON: {exc}"[:300], _truncate(stripped))]
+        return [], [InvalidMessage(f"not JSON: {exc}"[:300], _truncate(stripped), kind="not_json")]
     items = raw if isinstance(raw, list) else [raw]
     good: list[MarketMessage] = []
     bad: list[InvalidMessage] = []
@@ -121,13 +140,13 @@ def decode_market_frame(frame: bytes | str) -> tuple[list[MarketMessage], list[I
         tag = market_tag(item)
         if tag is None:
             event_type = item.get("event_type") if isinstance(item, dict) else None
-            bad.append(InvalidMessage(f"unknown event_type {event_type!r}", _truncate(item),
-                                      event_type if isinstance(event_type, str) else None))
+            bad.append(InvalidMessage(f"unknown event_type {event_type!r}"[:300], _truncate(item),
+                                      event_type if isinstance(event_type, str) else None, "unknown_event_type"))
             continue
         try:
             good.append(MARKET_MESSAGE.validate_python(item))
         except ValidationError as exc:
-            bad.append(InvalidMessage(_reason(exc), _truncate(item), tag))
+            bad.append(InvalidMessage(_reason(exc), _truncate(item), tag, _kind(exc)))
     return good, bad
 
 

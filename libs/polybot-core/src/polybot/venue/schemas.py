@@ -14,15 +14,81 @@ three shapes, told apart by their keys:
 
 An object without ``event_type`` but with ``bids``/``asks`` is a REST ``/book`` body (recordings keep
 them inline). Timestamps may be JSON numbers in some recordings; they are read as text.
+
+**Validation at the edge.** Only what the venue can mean gets through: prices are plain decimals inside
+(0, 1) (best bid/ask and ``last_trade_price`` in [0, 1]), sizes plain decimals ≥ 0, both with at most six
+decimals (the venue's units); timestamps are integers of milliseconds (at most 13 digits); asset ids are
+decimal token ids and markets ``0x`` + 64 hex. ``NaN``, ``Infinity``, exponents, signs and 40-decimal sizes
+are refused here, with a reason that starts with what was wrong (``price:``, ``size:``, ``timestamp:``,
+``id:``), so no such value reaches a book or the bus. Whether a price is on the market's tick is decided in
+the book state machine, which knows the tick.
 """
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
 
 WireSide = Literal["BUY", "SELL"]
+
+_PLAIN = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,6})?|\.[0-9]{1,6}")
+_TIMESTAMP = re.compile(r"[0-9]{1,13}")
+_ASSET_ID = re.compile(r"[0-9]{1,80}")
+_MARKET_ID = re.compile(r"0x[0-9a-fA-F]{64}")
+_ZERO, _ONE = Decimal(0), Decimal(1)
+
+
+def _plain(kind: str, text: str) -> Decimal:
+    if not _PLAIN.fullmatch(text):
+        raise ValueError(f"{kind}: {text[:40]!r} is not a plain decimal with at most 6 decimals")
+    return Decimal(text)
+
+
+def _price(text: str) -> str:
+    if not _ZERO < _plain("price", text) < _ONE:
+        raise ValueError(f"price: {text!r} is outside (0, 1)")
+    return text
+
+
+def _quote(text: str) -> str:
+    """A best bid/ask or last trade price: [0, 1], or empty (none)."""
+    if text and not _ZERO <= _plain("price", text) <= _ONE:
+        raise ValueError(f"price: {text!r} is outside [0, 1]")
+    return text
+
+
+def _size(text: str) -> str:
+    _plain("size", text)  # a plain decimal is never negative
+    return text
+
+
+def _timestamp(text: str) -> str:
+    if not _TIMESTAMP.fullmatch(text):
+        raise ValueError(f"timestamp: {text[:40]!r} is not milliseconds (an integer of at most 13 digits)")
+    return text
+
+
+def _asset(text: str) -> str:
+    if not _ASSET_ID.fullmatch(text):
+        raise ValueError(f"id: asset id {text[:40]!r} is not a token id")
+    return text
+
+
+def _market(text: str) -> str:
+    if not _MARKET_ID.fullmatch(text):
+        raise ValueError(f"id: market {text[:70]!r} is not a condition id")
+    return text
+
+
+Price = Annotated[str, AfterValidator(_price)]
+Quote = Annotated[str, AfterValidator(_quote)]
+Size = Annotated[str, AfterValidator(_size)]
+Timestamp = Annotated[str, AfterValidator(_timestamp)]
+AssetId = Annotated[str, AfterValidator(_asset)]
+MarketId = Annotated[str, AfterValidator(_market)]
 
 
 class _Wire(BaseModel):
@@ -30,139 +96,141 @@ class _Wire(BaseModel):
 
 
 class WireLevel(_Wire):
-    price: str
-    size: str
+    price: Price
+    size: Size
 
 
 class BookMsg(_Wire):
     """``book``: a full snapshot. Initial-dump books may carry ``tick_size`` and ``last_trade_price``."""
 
     event_type: Literal["book"]
-    market: str
-    asset_id: str
-    timestamp: str
+    market: MarketId
+    asset_id: AssetId
+    timestamp: Timestamp
     hash: str | None = None
     bids: tuple[WireLevel, ...]
     asks: tuple[WireLevel, ...]
-    tick_size: str | None = None
-    last_trade_price: str | None = None
+    tick_size: Price | None = None
+    last_trade_price: Quote | None = None
 
 
 class RestBook(_Wire):
     """REST ``GET /book`` body (10 keys in F10), also found inline in recordings without ``event_type``."""
 
-    market: str
-    asset_id: str
-    timestamp: str = ""
+    market: MarketId
+    asset_id: AssetId
+    timestamp: Timestamp | Literal[""] = ""
     hash: str | None = None
     bids: tuple[WireLevel, ...]
     asks: tuple[WireLevel, ...]
-    min_order_size: str | None = None
-    tick_size: str | None = None
+    min_order_size: Size | None = None
+    tick_size: Price | None = None
     neg_risk: bool | None = None
-    last_trade_price: str | None = None
+    last_trade_price: Quote | None = None
 
 
 class PriceChangeV0(_Wire):
     event_type: Literal["price_change"]
-    market: str
-    asset_id: str
-    price: str
+    market: MarketId
+    asset_id: AssetId
+    price: Price
     side: WireSide
-    size: str
+    size: Size
     hash: str | None = None
-    timestamp: str
+    timestamp: Timestamp
 
 
 class WireChange(_Wire):
-    price: str
+    price: Price
     side: WireSide
-    size: str
+    size: Size
 
 
 class PriceChangeV1(_Wire):
     event_type: Literal["price_change"]
-    market: str
-    asset_id: str
+    market: MarketId
+    asset_id: AssetId
     changes: tuple[WireChange, ...]
     hash: str | None = None
-    timestamp: str
+    timestamp: Timestamp
 
 
 class PriceChangeEntry(_Wire):
-    asset_id: str
-    price: str
-    size: str
+    asset_id: AssetId
+    price: Price
+    size: Size
     side: WireSide
     hash: str | None = None
-    best_bid: str | None = None
-    best_ask: str | None = None
+    best_bid: Quote | None = None
+    best_ask: Quote | None = None
 
 
 class PriceChangeV2(_Wire):
     event_type: Literal["price_change"]
-    market: str
+    market: MarketId
     price_changes: tuple[PriceChangeEntry, ...]
-    timestamp: str
+    timestamp: Timestamp
 
 
 class TickSizeChangeMsg(_Wire):
     event_type: Literal["tick_size_change"]
-    market: str
-    asset_id: str
-    old_tick_size: str
-    new_tick_size: str
-    timestamp: str
+    market: MarketId
+    asset_id: AssetId
+    old_tick_size: Price
+    new_tick_size: Price
+    timestamp: Timestamp
 
 
 class LastTradePriceMsg(_Wire):
     event_type: Literal["last_trade_price"]
-    market: str
-    asset_id: str
-    price: str
+    market: MarketId
+    asset_id: AssetId
+    price: Price
     side: WireSide | None = None
-    size: str | None = None
+    size: Size | None = None
     fee_rate_bps: str | None = None
     transaction_hash: str | None = None  # since 2026
-    timestamp: str
+    timestamp: Timestamp
 
 
 class BestBidAskMsg(_Wire):
     event_type: Literal["best_bid_ask"]
-    market: str
-    asset_id: str
-    best_bid: str | None = None
-    best_ask: str | None = None
-    spread: str | None = None
-    timestamp: str
+    market: MarketId
+    asset_id: AssetId
+    best_bid: Quote | None = None
+    best_ask: Quote | None = None
+    spread: Quote | None = None
+    timestamp: Timestamp
 
 
 class NewMarketMsg(_Wire):
     event_type: Literal["new_market"]
     id: str | None = None
-    market: str
+    market: MarketId
     question: str | None = None
     slug: str | None = None
-    assets_ids: tuple[str, ...] = ()
+    assets_ids: tuple[AssetId, ...] = ()
     outcomes: tuple[str, ...] = ()
-    order_price_min_tick_size: str | None = None
-    timestamp: str
+    order_price_min_tick_size: Price | None = None
+    timestamp: Timestamp
 
 
 class MarketResolvedMsg(_Wire):
     event_type: Literal["market_resolved"]
     id: str | None = None
-    market: str
-    assets_ids: tuple[str, ...] = ()
-    winning_asset_id: str | None = None
+    market: MarketId
+    assets_ids: tuple[AssetId, ...] = ()
+    winning_asset_id: AssetId | None = None
     winning_outcome: str | None = None
-    timestamp: str
+    timestamp: Timestamp
 
 
 def market_tag(value: Any) -> str | None:
     """The union tag of a raw (dict) or validated market-channel message; ``None`` if unrecognisable."""
     if isinstance(value, dict):
         event_type = value.get("event_type")
+        if event_type is not None and not isinstance(event_type, str):
+            return None  # a list, an object, a number: not an event type (and not hashable for the lookup)
         if event_type == "price_change":
             if "price_changes" in value:
                 return "price_change_v2"

@@ -7,6 +7,11 @@ Its feed continues after the highest ``(epoch, seq)`` of: this process's memory 
 newest ``book_events`` row, ``market_status`` and the last delta/snapshot on the bus (see
 ``subscriptions``); its first book then begins the next epoch. When any of those cannot be read the asset
 waits too: publishing without knowing where the feed stands could reuse a ``(epoch, seq)``.
+
+Epochs also never fall below the clock's (seconds since 2020): an ingestor that lost every trace of what
+was published before (a fresh database and purged streams) still starts above any epoch a consumer holds,
+so consumers replace their books instead of ignoring the new ones as old, and no ``Nats-Msg-Id``
+(``<asset>:<epoch>:<seq>``) of an earlier run is reused inside JetStream's duplicate window.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from polybot.bus.client import Bus
 from polybot.bus.messages import MarketInfo
 from polybot.domain.book_events import VenueBook
 from polybot.domain.market_books import MarketBooks
+from polybot.runtime.clock import now_ms
 from polybot.store.book_tables import StatusRow, status_row
 from polybot.store.books import BookStore
 from polybot.venue.ws_market import MarketWsClient
@@ -157,4 +163,13 @@ class AssetSet:
         if self.bus is not None:
             for a, position in (await last_published_positions(self.bus, asset_ids)).items():
                 raise_to(a, position)
-        return found
+        floor = clock_epoch(now_ms())
+        return {a: (max(epoch, floor), seq) for a, (epoch, seq) in found.items()}
+
+
+_EPOCH_BASE_S = 1_577_836_800  # 2020-01-01T00:00:00Z
+
+
+def clock_epoch(at_ms: int) -> int:
+    """The lowest epoch a book may start from now: seconds since 2020 (see the module docstring)."""
+    return at_ms // 1000 - _EPOCH_BASE_S

@@ -65,6 +65,8 @@ class EffectRouter:
                                               "reason": fx.reason})
             elif isinstance(fx, Discarded):
                 self.metrics.discarded.inc(reason=fx.reason)
+                if fx.reason == "off_tick":
+                    self.metrics.msg_invalid.inc(reason="off_tick")
         self.hot.applied += applied
 
     def _start_resync(self, fx: StartResync) -> None:
@@ -79,7 +81,8 @@ class EffectRouter:
 
     def invalid(self, invalid: list[InvalidMessage], shard: int) -> None:
         """Count invalid messages and log them with their raw payload (at most 60 a minute)."""
-        self.metrics.msg_invalid.inc(len(invalid))
+        for bad in invalid:
+            self.metrics.msg_invalid.inc(reason=bad.kind)
         minute = now_ms() // 60_000
         window, logged = self._invalid_window
         if window != minute:
@@ -87,6 +90,7 @@ class EffectRouter:
         for bad in invalid:
             if logged < _INVALID_LOGS_PER_MIN:
                 logged += 1
-                log.warning("invalid market message", extra={"reason": bad.reason, "event_type": bad.event_type,
-                                                             "raw": bad.raw, "shard": shard})
+                log.warning("invalid market message", extra={"reason": bad.reason, "kind": bad.kind,
+                                                             "event_type": bad.event_type, "raw": bad.raw,
+                                                             "shard": shard})
         self._invalid_window = (window, logged)

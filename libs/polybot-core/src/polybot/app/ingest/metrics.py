@@ -15,6 +15,9 @@ RESYNC_REASONS: tuple[str, ...] = ("first_delta", "gap", "checksum", "tick_size"
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
+INVALID_KINDS = ("not_json", "unknown_event_type", "schema", "price", "size", "timestamp", "id", "off_tick")
+
+
 @dataclass(frozen=True)
 class IngestMetrics:
     msg_applied: ExactCounter
@@ -41,9 +44,17 @@ class IngestMetrics:
     @classmethod
     def register(cls, m: Metrics) -> IngestMetrics:
         """Create and register every ingestor metric in ``m`` (once per registry)."""
+        made = cls._make(m)
+        for kind in INVALID_KINDS:  # every reason shows from the start, at 0 (and the runbook's name with them)
+            made.msg_invalid.inc(0, reason=kind)
+        return made
+
+    @classmethod
+    def _make(cls, m: Metrics) -> IngestMetrics:
         return cls(
             msg_applied=m.counter("ingestion_msg_applied", "Venue messages applied to a book (deltas and books)"),
-            msg_invalid=m.counter("ingestion_msg_invalid", "Market-channel messages that failed validation"),
+            msg_invalid=m.counter("ingestion_msg_invalid", "Market-channel messages refused at the edge, by reason",
+                                  ["reason"]),
             resync={r: m.counter(f"ingestion_resync_{r}", f"Book resyncs caused by {r.replace('_', ' ')}")
                     for r in RESYNC_REASONS},
             frames=m.counter("ingestion_frames", "Market-channel frames received"),

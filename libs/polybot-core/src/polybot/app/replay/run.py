@@ -60,6 +60,8 @@ class ReplayRun:
 
     def __init__(self, market_id: str, meta: MarketMeta, config: SyncConfig | None = None) -> None:
         self.market_id = market_id
+        # Recordings rarely carry their tick: the given one is a guess, so levels are not refused by it.
+        config = config or SyncConfig(enforce_tick=False)
         self.books = MarketBooks(config, resync_min_interval_ms=0, default_meta=meta, auto_add=True)
         self.counts = ReplayCounts()
         self.invalid: list[tuple[int, InvalidMessage]] = []
