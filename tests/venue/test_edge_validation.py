@@ -50,6 +50,7 @@ HOSTILE = [
     (_entry(size="0." + "1" * 40), "size"),
     (_entry(price=" 0.5"), "price"),
     (_entry(asset_id="12ab"), "id"),
+    (_entry().replace(f'"asset_id": "{ASSET}"', '"asset_id": 1e30'), "schema"),  # found by the fuzz suite
     (_entry(asset_id=""), "id"),
     (json.dumps({"event_type": "price_change", "market": "0x1", "timestamp": "1",
                  "price_changes": [{"asset_id": ASSET, "price": "0.5", "size": "1", "side": "BUY"}]}), "id"),

@@ -30,7 +30,7 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Strict, Tag, TypeAdapter
 
 WireSide = Literal["BUY", "SELL"]
 
@@ -87,8 +87,10 @@ Price = Annotated[str, AfterValidator(_price)]
 Quote = Annotated[str, AfterValidator(_quote)]
 Size = Annotated[str, AfterValidator(_size)]
 Timestamp = Annotated[str, AfterValidator(_timestamp)]
-AssetId = Annotated[str, AfterValidator(_asset)]
-MarketId = Annotated[str, AfterValidator(_market)]
+# Ids are strings on the wire: a JSON number (which the models would otherwise turn into text) is refused,
+# or 1e30 would pass as the token id "1000000000000000000000000000000" (the fuzz suite found this).
+AssetId = Annotated[str, Strict(), AfterValidator(_asset)]
+MarketId = Annotated[str, Strict(), AfterValidator(_market)]
 
 
 class _Wire(BaseModel):
