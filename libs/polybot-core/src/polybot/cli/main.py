@@ -1,7 +1,8 @@
 """The CLI entry point. Each command lives in its own module exposing ``register(subparsers)``.
 
 A command's handler returns the process exit code. Errors meant for the operator are raised as
-``CliError`` and printed without a traceback.
+``CliError``; every error, expected or not, is printed as one line on stderr with exit code 2 (see
+``failures.explain``). ``polybot --debug COMMAND …`` prints the traceback as well.
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 from collections.abc import Sequence
+
+from polybot.cli.failures import explain
 
 # Command modules, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = ("up", "status", "gamma-refresh", "replay", "sim")
@@ -21,6 +25,7 @@ class CliError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="polybot", description="Polybot: a market maker for Polymarket's CLOB.")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an error, too")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"polybot.cli.{name.replace('-', '_')}").register(sub)
@@ -32,9 +37,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         code = int(args.handler(args))
-    except CliError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        code = 2
     except KeyboardInterrupt:
         code = 130
+    except SystemExit:
+        raise
+    except BaseException as exc:  # every error is one line for a person; the traceback only with --debug
+        if args.debug:
+            traceback.print_exc()
+        message = str(exc) if isinstance(exc, CliError) else explain(exc)
+        print(f"error: {' '.join(message.split())}", file=sys.stderr)
+        code = 2
     sys.exit(code)

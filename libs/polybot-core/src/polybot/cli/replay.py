@@ -76,8 +76,12 @@ def _print_human(summary: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     path = Path(args.file)
-    if not path.is_file():
+    if path.is_dir():
+        raise CliError(f"{path} is a directory: give a recorded JSONL file")
+    if not path.exists():
         raise CliError(f"no such file: {path}")
+    if not path.is_file():
+        raise CliError(f"{path} is not a regular file: give a recorded JSONL file")
     meta = _meta(args)
     if args.db_url is not None:
         try:
@@ -93,10 +97,12 @@ def run(args: argparse.Namespace) -> int:
     for line_no, bad in result.invalid:
         print(f"invalid message at line {line_no}: {bad.reason}: {bad.raw}", file=sys.stderr)
     summary = result.summary()
-    if not summary["events"]:
-        print(f"warning: no events of market {args.market_id} in {path}", file=sys.stderr)
     if args.json:
         print(json.dumps(summary))
     else:
         _print_human(summary)
+    if not summary["events"]:  # ran, but found nothing to replay: a problem, not a success
+        print(f"error: no events of market {args.market_id} in {path} (check the market id and the file)",
+              file=sys.stderr)
+        return 1
     return 0

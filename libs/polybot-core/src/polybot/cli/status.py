@@ -12,6 +12,7 @@ import argparse
 import json
 import time
 from typing import Any
+from urllib.parse import urlparse
 
 import asyncpg
 
@@ -55,7 +56,10 @@ async def _fetch(url: str) -> list[asyncpg.Record]:
     try:
         conn = await asyncpg.connect(url, timeout=5)
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise CliError(f"cannot connect to the database: {exc}") from None
+        where = urlparse(url)
+        host = f"{where.hostname or 'localhost'}:{where.port or 5432}"
+        cause = str(exc) or ("timed out" if isinstance(exc, TimeoutError) else type(exc).__name__)
+        raise CliError(f"cannot connect to the database at {host}: {cause}") from None
     try:
         return list(await conn.fetch(_QUERY))
     except asyncpg.UndefinedTableError:

@@ -192,8 +192,10 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> Setting
     path = None
     if config is not None:
         path = Path(config)
+        if path.is_dir():
+            raise IsADirectoryError(21, "is a directory, not a config file", str(path))
         if not path.is_file():
-            raise FileNotFoundError(f"config file not found: {path}")
+            raise FileNotFoundError(2, "config file not found", str(path))
     token = _CONFIG_FILE.set(path)
     try:
         return Settings(**overrides)
