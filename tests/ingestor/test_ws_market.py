@@ -195,3 +195,24 @@ async def test_subscriptions_are_chunked_ask_for_the_initial_dump_and_no_ping_co
             frames = v.received[0]
             first_ping = frames.index("PING")
             assert all(frames.index(m) < first_ping for m in subs), "PING only once every subscription was sent"
+
+
+async def test_a_listener_that_fails_on_a_frame_costs_a_reconnect_not_the_shard() -> None:
+    async with venue() as v:
+        class Fragile(Recorder):
+            def on_frame(self, shard: int, frame: str, recv_ts_ms: int, recv_ns: int) -> None:
+                if frame == "boom":
+                    raise TypeError("a bug in the frame handler")
+                super().on_frame(shard, frame, recv_ts_ms, recv_ns)
+
+        rec = Fragile()
+        async with MarketWsClient(config(v.url), rec) as client:
+            await client.add_assets(["a"])
+            await wait_until(lambda: len(v.conns) == 1, 3, "connection")
+            await v.push(0, "boom")
+            await wait_until(lambda: len(v.conns) == 2, 3, "reconnected")
+            assert ("down", 0, ("a",), "error") in rec.events  # the listener was told: its books are stale
+            await wait_until(lambda: len(v.received) == 2 and bool(v.received[1]), 3, "resubscribed")
+            await v.push(1, '{"event_type":"book","asset_id":"a"}')
+            await wait_until(lambda: len(rec.frames) == 1, 3, "frames flow again")
+            assert client.failures == 1

@@ -132,6 +132,7 @@ class MarketWsClient:
         self._shards: dict[int, _Shard] = {}
         self._next_id = 0
         self._closed = False
+        self.failures = 0  # unexpected errors a shard survived (it reconnected)
 
     async def __aenter__(self) -> MarketWsClient:
         return self
@@ -259,6 +260,15 @@ class MarketWsClient:
                 log.warning("market websocket connect failed",
                             extra={"shard": shard.id, "error": repr(exc), "attempt": attempt})
                 continue
+            except Exception:  # a bug must not end the shard for good: log it, reconnect, resubscribe
+                self.failures += 1
+                log.exception("market websocket shard failed; reconnecting", extra={"shard": shard.id})
+                if shard.stats.connected:  # the listener must know its books get no data meanwhile
+                    shard.stats.connected = False
+                    shard.stats.disconnects += 1
+                    shard.stats.last_reason = "error"
+                    self.listener.on_disconnected(shard.id, tuple(shard.assets), "error")
+                continue
             if got_data:
                 attempt = 1  # a connection that worked: start the backoff over (but never reconnect in a hot loop)
 
@@ -311,6 +321,10 @@ class MarketWsClient:
                     on_frame(shard.id, text, time.time_ns() // 1_000_000, recv_ns)
             except ConnectionClosed:
                 pass
+            except Exception:  # the listener failed on a frame: this connection's data can no longer be trusted
+                self.failures += 1
+                shard.close_reason = "error"
+                log.exception("market frame handling failed; reconnecting", extra={"shard": shard.id})
             finally:
                 keepalive.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

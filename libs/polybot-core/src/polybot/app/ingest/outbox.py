@@ -31,8 +31,9 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -47,6 +48,8 @@ from polybot.store.book_tables import StatusRow
 from polybot.store.books import BookStore, DeadLetter
 
 log = logging.getLogger(__name__)
+
+Spawn = Callable[[str, Callable[[], Coroutine[Any, Any, None]]], "asyncio.Task[None]"]
 
 # What a row's values (not the database's state) can make a write fail with: the row will never be stored.
 _UNSTORABLE = (asyncpg.DataError, OverflowError, ValueError, TypeError)
@@ -182,11 +185,13 @@ class Outbox:
         return len(self._pub)
 
     # --- lifecycle ------------------------------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, spawn: Spawn | None = None) -> None:
+        """Start the publisher and persister (under ``spawn``, a supervisor's ``start``, when given)."""
+        run = spawn or (lambda name, make: asyncio.create_task(make(), name=name))
         if self.bus is not None:
-            self._tasks.append(asyncio.create_task(self._publisher(), name="ingest-publisher"))
+            self._tasks.append(run("ingest-publisher", self._publisher))
         if self.store is not None:
-            self._tasks.append(asyncio.create_task(self._persister(), name="ingest-persister"))
+            self._tasks.append(run("ingest-persister", self._persister))
 
     async def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until everything queued so far is published and persisted; False on timeout."""

@@ -47,6 +47,7 @@ from polybot.domain.market_books import MarketBooks
 from polybot.runtime.clock import now_ms
 from polybot.runtime.metrics import Metrics
 from polybot.runtime.settings import IngestorSettings
+from polybot.runtime.supervise import Supervisor
 from polybot.store.book_tables import StatusRow, status_row
 from polybot.store.books import BookStore
 from polybot.venue.clob_rest import ClobRestClient, ClobRestConfig
@@ -93,6 +94,7 @@ class OrderbookIngestor:
         self._gamma_sub: Any = None
         self._ctl_sub: Any = None
         self._gamma_queue: asyncio.Queue[MarketUpdate] = asyncio.Queue()
+        self.supervisor = Supervisor(metrics)
         self.initial_books = InitialBookWatch(int(s.initial_snapshot_timeout_s * 1000))
         self.router = EffectRouter(self.books, self.outbox, self.resync, self.metrics)
 
@@ -104,7 +106,7 @@ class OrderbookIngestor:
         if self._rest is None:
             self._rest = ClobRestClient(ClobRestConfig(s.clob_rest_url, timeout_s=s.rest_timeout_s,
                                                        max_retries=s.rest_max_retries))
-        self.outbox.start()
+        self.outbox.start(self.supervisor.start)
         from_bus: list[TrackedAsset] = []
         if self.bus is not None and s.follow_gamma:
             from_bus = await self._follow_gamma(self.bus)
@@ -121,7 +123,7 @@ class OrderbookIngestor:
         if initial is None:
             initial = merge(from_bus, from_config(s.assets))
         await self.add_assets(initial)
-        self._tasks.append(asyncio.create_task(run_schedule(self), name="ingest-scheduler"))
+        self._tasks.append(self.supervisor.start("ingest-scheduler", lambda: run_schedule(self)))
         log.info("ingestor started", extra={"assets": len(self.books), "waiting": len(self.assets.waiting)})
 
     async def stop(self) -> None:
@@ -187,7 +189,7 @@ class OrderbookIngestor:
                     selected[info.condition_id] = info
                 if pending == 0:
                     break
-        self._tasks.append(asyncio.create_task(self._market_infos(), name="ingest-gamma"))
+        self._tasks.append(self.supervisor.start("ingest-gamma", self._market_infos))
         return [a for info in selected.values() if wanted(info) for a in from_market_info(info)]
 
     async def _market_infos(self) -> None:
