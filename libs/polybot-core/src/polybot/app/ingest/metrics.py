@@ -31,6 +31,7 @@ class IngestMetrics:
     publish_dropped: ExactCounter
     dead_letters: ExactCounter
     hash_layout_changes: ExactCounter
+    best_bid_ask: ExactCounter
     hash_grid_matches: ExactCounter
     persisted_events: ExactCounter
     persist_errors: ExactCounter
@@ -66,6 +67,8 @@ class IngestMetrics:
                                       "Deltas dropped from a full outbox (replaced by snapshots)"),
             dead_letters=m.counter("ingestion_dead_letters",
                                    "Book messages refused for good or not encodable (dead_letters table)"),
+            best_bid_ask=m.counter("ingestion_best_bid_ask_checks",
+                                   "The venue's best_bid_ask against our live book, by result", ["result"]),
             hash_layout_changes=m.counter("ingestion_hash_layout_changes",
                                           "Books whose venue hash layout changed (re-detected, no resync)"),
             hash_grid_matches=m.counter("ingestion_hash_grid_matches",

@@ -221,8 +221,10 @@ class OrderbookIngestor:
         feed = self.books.feed
         for event in parsed.events:
             if type(event) is not VenueDelta and isinstance(event, BestBidAsk | NewMarket | MarketResolved):
-                if not isinstance(event, BestBidAsk):  # the venue may send these for any market: not an alert
-                    log.debug("market event", extra={"event": type(event).__name__, "market": event.market})
+                if isinstance(event, BestBidAsk):
+                    self._cross_check(event)
+                else:  # the venue sends these for every market; gamma-sync decides what we follow
+                    log.info("market event", extra={"event": type(event).__name__, "market": event.market})
                 continue
             try:
                 effects = feed(event, recv_ts_ms)
@@ -232,6 +234,16 @@ class OrderbookIngestor:
                 continue
             if effects:
                 self.router.route(effects, recv_ns)
+
+    def _cross_check(self, event: BestBidAsk) -> None:
+        """The venue's best_bid_ask against our verified book (not guaranteed by the venue: counted, not acted
+        on; the hash chain decides whether a book is right)."""
+        sync = self.books.get(event.asset_id)
+        if sync is None or sync.state is not BookState.LIVE or event.ts_ms < sync.book_ts_ms:
+            return
+        ours = (sync.book.best_bid_price(), sync.book.best_ask_price())
+        theirs = (event.best_bid or None, event.best_ask or None)  # "0" means an empty side
+        self.metrics.best_bid_ask.inc(result="agree" if ours == theirs else "disagree")
 
     def on_connected(self, shard: int, asset_ids: tuple[str, ...]) -> None:
         self.metrics.ws_connected.labels(shard=str(shard)).set(1)
