@@ -9,6 +9,10 @@ optionally writes the reconstructed events and snapshots to a database, and prin
 With ``--json`` the summary is one JSON object: ``{"market_id", "frames", "events", "applied", "invalid",
 "hash_checked", "hash_ok", "hash_mismatch", "resyncs": {...}, "books": {asset_id: {"best_bid", "best_ask",
 "bid_levels", "ask_levels", "hash", ...}}}``. Invalid messages are listed on stderr.
+
+Exit 0 when events of the market were replayed; 1 when the replay ran but found nothing to replay (an
+empty file, only invalid frames, another market's recording: the summary is still printed, the last line
+on stderr says why); 2 when it could not run (a bad file, flag or database).
 """
 
 from __future__ import annotations
@@ -19,23 +23,29 @@ import sqlite3
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
-
-from polybot.app.replay.run import DbUrlError, ReplayRun, parse_db_url, replay_to_db
-from polybot.cli.main import CliError
+from polybot.cli import flags
+from polybot.cli.failures import EXIT_OK, EXIT_PROBLEM, CliError, describe, echo, one_line, print_error, redact, scrub
+from polybot.cli.files import readable_file
 from polybot.domain.book_verify import MarketMeta, venue_number
-from polybot.runtime import eventloop
+
+if TYPE_CHECKING:  # the replay machinery is imported when a replay runs, after the arguments are checked
+    from polybot.app.replay.run import ReplayRun
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
+# Bounds of the hashing metadata: a tick is a fraction of a dollar; beyond these the numbers are not the
+# venue's, and formatting them (``1e999999``) would take the process down.
+_TICK = (Decimal("1e-8"), Decimal(1))
+_MIN_ORDER = (Decimal("1e-8"), Decimal("1e12"))
+INVALID_SHOWN = 100  # invalid messages listed on stderr; the rest are counted
 
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("replay", help="replay a recorded market-channel JSONL")
     p.add_argument("file", help="JSONL recording: one websocket frame (object or array) per line")
-    p.add_argument("market_id", help="condition id of the market to rebuild")
+    p.add_argument("market_id", type=flags.word(), help="condition id of the market to rebuild")
     p.add_argument("--db-url", default=None,
                    help="write results to sqlite:///<path> or postgresql://… (default: do not write)")
     p.add_argument("--min-order-size", default="5", help="market min_order_size for hashing (default 5)")
@@ -45,23 +55,64 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def _number(name: str, text: str, upper: Decimal | None = None) -> str:
+def _number(name: str, text: str, bounds: tuple[Decimal, Decimal], below_high: bool) -> str:
+    low, high = bounds
     try:
-        value = Decimal(text)
+        value = Decimal(text.strip())
     except InvalidOperation:
-        raise CliError(f"{name} must be a number, got {text!r}") from None
-    if not value.is_finite() or value <= 0 or (upper is not None and value >= upper):
-        bound = f" and below {upper}" if upper is not None else ""
-        raise CliError(f"{name} must be positive{bound}, got {text!r}")
+        raise CliError(f"{name} must be a number, got {echo(text)}") from None
+    if not value.is_finite():
+        raise CliError(f"{name} must be a finite number, got {echo(text)}")
+    if value <= 0:
+        raise CliError(f"{name} must be positive, got {echo(text)}")
+    if value < low or value > high or (below_high and value == high):
+        top = f"below {high}" if below_high else f"at most {high:f}"
+        raise CliError(f"{name} must be at least {low:f} and {top}, got {echo(text)}")
     return venue_number(value)
 
 
 def _meta(args: argparse.Namespace) -> MarketMeta:
     neg = args.neg_risk.strip().lower()
     if neg not in _TRUE | _FALSE:
-        raise CliError(f"--neg-risk must be true or false, got {args.neg_risk!r}")
-    return MarketMeta(tick_size=_number("--tick-size", args.tick_size, Decimal(1)),
-                      min_order_size=_number("--min-order-size", args.min_order_size), neg_risk=neg in _TRUE)
+        raise CliError(f"--neg-risk must be true or false, got {echo(args.neg_risk)}")
+    return MarketMeta(tick_size=_number("--tick-size", args.tick_size, _TICK, below_high=True),
+                      min_order_size=_number("--min-order-size", args.min_order_size, _MIN_ORDER, False),
+                      neg_risk=neg in _TRUE)
+
+
+def _check_db_url(url: str) -> None:
+    from polybot.app.replay.run import DbUrlError, parse_db_url
+    from polybot.cli.connect import check_pg_url
+
+    try:
+        kind, target = parse_db_url(url)
+    except DbUrlError as exc:
+        raise CliError(str(exc)) from None
+    if kind == "postgresql":
+        check_pg_url(url, "--db-url")
+        return
+    parent = Path(target).parent
+    if not parent.is_dir():
+        raise CliError(f"cannot write to {url}: there is no directory {parent} (create it first)")
+    if Path(target).is_dir():
+        raise CliError(f"cannot write to {url}: {target} is a directory; give a file name in it")
+
+
+async def _replay(path: Path, market_id: str, meta: MarketMeta, db_url: str | None) -> ReplayRun:
+    from polybot.app.replay.run import parse_db_url, replay_to_db
+    from polybot.cli.connect import PG_ERRORS, connect_pg
+
+    if db_url is not None and parse_db_url(db_url)[0] == "postgresql":
+        conn = await connect_pg(db_url, label="--db-url")  # fail fast, naming the host, before reading
+        await conn.close()
+    try:
+        return await replay_to_db(path, market_id, meta, db_url)
+    except sqlite3.Error as exc:
+        raise CliError(f"cannot write to {db_url}: {describe(exc)}") from exc
+    except PG_ERRORS as exc:
+        if db_url is None or (isinstance(exc, OSError) and exc.filename is not None):
+            raise CliError(f"cannot read {path}: {describe(exc)}") from exc
+        raise CliError(f"cannot write to {redact(db_url)}: {scrub(describe(exc), db_url)}") from exc
 
 
 def _print_human(summary: dict[str, Any]) -> None:
@@ -74,35 +125,49 @@ def _print_human(summary: dict[str, Any]) -> None:
               f"hash {book['hash']})")
 
 
+def _print_invalid(result: ReplayRun) -> None:
+    for line_no, bad in result.invalid[:INVALID_SHOWN]:
+        print(one_line(f"invalid message at line {line_no}: {bad.reason}: {bad.raw}"), file=sys.stderr)
+    hidden = len(result.invalid) - INVALID_SHOWN
+    if hidden > 0:
+        print(f"… and {hidden} more invalid messages (the summary counts them all)", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
-    path = Path(args.file)
-    if path.is_dir():
-        raise CliError(f"{path} is a directory: give a recorded JSONL file")
-    if not path.exists():
-        raise CliError(f"no such file: {path}")
-    if not path.is_file():
-        raise CliError(f"{path} is not a regular file: give a recorded JSONL file")
+    path = readable_file(args.file, "recording")
     meta = _meta(args)
     if args.db_url is not None:
-        try:
-            parse_db_url(args.db_url)
-        except DbUrlError as exc:
-            raise CliError(str(exc)) from None
+        _check_db_url(args.db_url)
+    from polybot.cli.replay_findings import failing_line, nothing_replayed
+    from polybot.runtime import eventloop
+
     try:
-        result: ReplayRun = eventloop.run(replay_to_db(path, args.market_id, meta, args.db_url))
-    except (OSError, sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-        raise CliError(f"cannot write to {args.db_url}: {exc}") from exc
+        result: ReplayRun = eventloop.run(_replay(path, args.market_id, meta, args.db_url))
     except UnicodeDecodeError as exc:
-        raise CliError(f"{path} is not UTF-8 text: {exc}") from exc
-    for line_no, bad in result.invalid:
-        print(f"invalid message at line {line_no}: {bad.reason}: {bad.raw}", file=sys.stderr)
+        raise CliError(f"{path} is not a text recording: {describe(exc)}"
+                       f"{'; it looks gzip-compressed: gunzip it first' if _gzipped(path) else ''}") from exc
+    except CliError:
+        raise
+    except Exception as exc:  # the parser or the books met a frame they could not take: a bug, but say where
+        line = failing_line(path, args.market_id, meta)
+        where = f"line {line} of {path}" if line is not None else f"{path}"
+        raise CliError(f"cannot replay {where}: {type(exc).__name__}: {describe(exc)} (a frame polybot cannot "
+                       f"handle; run with --debug and report the traceback)") from exc
+    _print_invalid(result)
     summary = result.summary()
     if args.json:
         print(json.dumps(summary))
     else:
         _print_human(summary)
     if not summary["events"]:  # ran, but found nothing to replay: a problem, not a success
-        print(f"error: no events of market {args.market_id} in {path} (check the market id and the file)",
-              file=sys.stderr)
-        return 1
-    return 0
+        print_error(nothing_replayed(path, args.market_id, result))
+        return EXIT_PROBLEM
+    return EXIT_OK
+
+
+def _gzipped(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(2) == b"\x1f\x8b"
+    except OSError:
+        return False

@@ -4,6 +4,9 @@ For each market (condition id) and each of its assets: state, last_seq, last_upd
 deltas, freshness (ms since the last update) and resync counts. A table by default, one JSON object with
 ``--json``. The database is ``--db-url``, else the configured one, else the embedded one of a running
 ``polybot up``; the command never starts servers of its own.
+
+Settings and the database driver are imported when the command runs, not when the parser is built (see
+``polybot.cli.main``).
 """
 
 from __future__ import annotations
@@ -11,15 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import Any
-from urllib.parse import urlparse
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
+from polybot.cli import flags
+from polybot.cli.failures import CliError, describe, redact, scrub
 
-from polybot.cli.main import CliError
-from polybot.runtime import eventloop
-from polybot.runtime.infra import shared_infra
-from polybot.runtime.settings import load_settings
+if TYPE_CHECKING:
+    import asyncpg
 
 _QUERY = """
 SELECT asset_id, market, last_seq, last_update_ts_ms, snapshots, deltas, state,
@@ -32,38 +33,48 @@ def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("status", help="per-market ingestion status")
     p.add_argument("--config", default=None, help="TOML settings file (default config/service.toml)")
     p.add_argument("--db-url", default=None, help="postgresql://… (default: settings, then a running `up`)")
-    p.add_argument("--market", default=None, help="only this condition id")
+    p.add_argument("--market", default=None, type=flags.word(), help="only this condition id")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--timeout", type=flags.real(0, 600, above=True), default=5.0,
+                   help="seconds to wait for the database to answer (default 5)")
     p.set_defaults(handler=run)
 
 
-def _database_url(args: argparse.Namespace) -> str:
-    if args.db_url:
-        return str(args.db_url)
-    settings = load_settings(args.config)
-    if settings.database_url:
-        return settings.database_url
+def _database_url(args: argparse.Namespace) -> tuple[str, str]:
+    """The database URL and where it came from (for messages)."""
+    from polybot.cli import config
+    from polybot.runtime.infra import shared_infra
+
+    if args.db_url is not None:
+        if args.config is not None:
+            config.load(args.config)  # a config file named on the command line must be good, used or not
+        return str(args.db_url), "--db-url"
+    settings = config.load(args.config)
+    if settings.database_url is not None:
+        return settings.database_url, "the database URL (database_url / POLYBOT_DATABASE_URL)"
     shared = shared_infra(settings.state_dir)
     if shared is not None:
-        return shared["database_url"]
+        return shared["database_url"], f"the database URL in {settings.state_dir / 'infra.json'}"
     raise CliError(
         f"no database: pass --db-url, set POLYBOT_DATABASE_URL, or start the stack (`polybot up`) "
         f"so that {settings.state_dir / 'infra.json'} exists"
     )
 
 
-async def _fetch(url: str) -> list[asyncpg.Record]:
+async def _fetch(url: str, label: str, timeout_s: float) -> list[asyncpg.Record]:
+    import asyncpg
+
+    from polybot.cli.connect import PG_ERRORS, connect_pg
+
+    conn = await connect_pg(url, label=label, timeout_s=timeout_s)
     try:
-        conn = await asyncpg.connect(url, timeout=5)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        where = urlparse(url)
-        host = f"{where.hostname or 'localhost'}:{where.port or 5432}"
-        cause = str(exc) or ("timed out" if isinstance(exc, TimeoutError) else type(exc).__name__)
-        raise CliError(f"cannot connect to the database at {host}: {cause}") from None
-    try:
-        return list(await conn.fetch(_QUERY))
+        return list(await conn.fetch(_QUERY, timeout=timeout_s))
     except asyncpg.UndefinedTableError:
-        raise CliError("no market_status table: the ingestor has not run against this database yet") from None
+        raise CliError("no market_status table: the ingestor has not run against this database yet "
+                       "(start it, or point --db-url at the ingestor's database)") from None
+    except PG_ERRORS as exc:
+        raise CliError(f"reading market_status from {redact(url)} failed: "
+                       f"{scrub(describe(exc, timeout_s), url)}") from exc
     finally:
         await conn.close()
 
@@ -117,8 +128,10 @@ def render_table(report: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    url = _database_url(args)
-    rows = eventloop.run(_fetch(url))
+    from polybot.runtime import eventloop
+
+    url, label = _database_url(args)
+    rows = eventloop.run(_fetch(url, label, args.timeout))
     report = build_report(rows, int(time.time() * 1000), args.market)
     print(json.dumps(report) if args.json else render_table(report))
     return 0

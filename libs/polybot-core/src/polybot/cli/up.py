@@ -16,14 +16,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+from polybot.cli import flags
+from polybot.cli.failures import EXIT_ERROR, EXIT_PROBLEM, CliError, describe, print_error
 
-from polybot.runtime.infra import Infra, resolve_infra
-from polybot.runtime.settings import Settings, load_settings
-from polybot.store import migrate
-from polybot.store.pool import create_pool
+if TYPE_CHECKING:  # settings, servers and HTTP are imported when the command runs (see polybot.cli.main)
+    from polybot.runtime.infra import Infra
+    from polybot.runtime.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,8 @@ def stack(settings: Settings, *, with_sim: bool = True) -> list[ServiceSpec]:
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("up", help="run the whole stack locally until Ctrl-C")
     p.add_argument("--config", default=None, help="TOML settings file (default config/service.toml)")
-    p.add_argument("--ready-timeout", type=float, default=60.0, help="seconds to wait for every /readyz")
+    p.add_argument("--ready-timeout", type=flags.real(0, 86_400, above=True), default=60.0,
+                   help="seconds to wait for every /readyz")
     p.add_argument("--exit-when-ready", action="store_true", help="stop everything once all are ready (smoke test)")
     p.add_argument("--no-sim", action="store_true", help="do not start polysim (the services use the configured venue)")
     p.set_defaults(handler=run)
@@ -81,8 +82,25 @@ def _sim_env(settings: Settings) -> dict[str, str]:
 
 def _pid_dir(settings: Settings) -> Path:
     d = settings.state_dir / "run"
-    d.mkdir(parents=True, exist_ok=True)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create the state directory {d}: {describe(exc)}; set state_dir "
+                       f"(POLYBOT_STATE_DIR) to a directory this user can write") from exc
     return d
+
+
+def _check_ports(specs: list[ServiceSpec]) -> None:
+    """Every port a process of the stack listens on is a port, and no two share one."""
+    by_port: dict[int, str] = {}
+    for spec in specs:
+        if not 1 <= spec.port <= 65_535:
+            raise CliError(f"the port of {spec.name} is {spec.port}, not a TCP port (1-65535): fix it in the "
+                           f"settings (ops.* / sim.port)")
+        if spec.port in by_port:
+            raise CliError(f"{by_port[spec.port]} and {spec.name} are both set to port {spec.port}: "
+                           f"give each its own (ops.* / sim.port)")
+        by_port[spec.port] = spec.name
 
 
 def _check_stale_pids(pid_dir: Path) -> None:
@@ -93,11 +111,15 @@ def _check_stale_pids(pid_dir: Path) -> None:
         except (ValueError, ProcessLookupError, PermissionError):
             f.unlink(missing_ok=True)  # a previous run died without cleaning up
             continue
-        raise SystemExit(f"error: {f.stem} already running as pid {pid}; stop it first")
+        raise CliError(f"{f.stem} is already running as pid {pid} (a `polybot up` of state_dir {pid_dir.parent}): "
+                       f"stop it first (Ctrl-C in its terminal, or kill {pid})")
 
 
 async def _migrate(infra: Infra) -> None:
-    pool = await create_pool(infra.database_url)
+    from polybot.cli.connect import open_pool
+    from polybot.store import migrate
+
+    pool = await open_pool(infra.database_url, label=f"the database URL ({infra.database_source})")
     try:
         await migrate.apply_migrations(pool)
     finally:
@@ -105,6 +127,8 @@ async def _migrate(infra: Infra) -> None:
 
 
 def _wait_ready(specs: list[ServiceSpec], procs: dict[str, subprocess.Popen[bytes]], timeout_s: float) -> None:
+    import httpx
+
     deadline = time.monotonic() + timeout_s
     pending = {s.name: s for s in specs}
     with httpx.Client(timeout=1.0) as client:
@@ -151,8 +175,25 @@ def _print_table(
     print("\nCtrl-C stops everything.", flush=True)
 
 
+def _infra(settings: Settings) -> Infra:
+    from polybot.runtime.infra import resolve_infra
+
+    try:
+        return resolve_infra(settings.nats_url, settings.database_url, settings.state_dir)
+    except Exception as exc:  # only servers it had to start itself can fail here
+        raise CliError(f"cannot start the embedded NATS and PostgreSQL under {settings.state_dir}: "
+                       f"{describe(exc)}; set POLYBOT_NATS_URL and POLYBOT_DATABASE_URL to use running servers"
+                       ) from exc
+
+
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    from polybot.cli import config
+
+    settings = config.load(args.config)
+    if settings.mode == "live" and not args.no_sim:
+        raise CliError("mode is live; refusing to start the simulator beside live services (use --no-sim)")
+    specs = stack(settings, with_sim=not args.no_sim)
+    _check_ports(specs)
     pid_dir = _pid_dir(settings)
     _check_stale_pids(pid_dir)
     t0 = time.monotonic()
@@ -163,13 +204,8 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
-    infra = resolve_infra(settings.nats_url, settings.database_url, settings.state_dir)
+    infra = _infra(settings)
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    if settings.mode == "live" and not args.no_sim:
-        print("error: mode is live; refusing to start the simulator beside live services (use --no-sim)",
-              file=sys.stderr)
-        return 2
-    specs = stack(settings, with_sim=not args.no_sim)
     try:
         asyncio.run(_migrate(infra))
         env = {**os.environ, **infra.env(), **(_sim_env(settings) if not args.no_sim else {})}
@@ -185,13 +221,16 @@ def run(args: argparse.Namespace) -> int:
         while not stop["now"] and not args.exit_when_ready:
             for name, proc in procs.items():
                 if proc.poll() is not None:
-                    print(f"{name} exited with code {proc.returncode}; stopping the stack", file=sys.stderr)
-                    return 1
+                    print_error(f"{name} exited with code {proc.returncode}; stopping the stack (its log is above)")
+                    return EXIT_PROBLEM
             time.sleep(0.3)
         return 0
-    except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except RuntimeError as exc:  # a service did not become ready: the stack ran, and found a problem
+        print_error(f"{exc}; stopping the stack (the services' logs are above)")
+        return EXIT_PROBLEM
+    except OSError as exc:  # a service could not be started at all
+        print_error(f"cannot start the stack: {describe(exc)}")
+        return EXIT_ERROR
     finally:
         print("stopping…", flush=True)
         _stop_all(procs, pid_dir)

@@ -1,0 +1,108 @@
+"""Settings for a CLI command: ``load_settings`` with its errors said for a person.
+
+A bad setting names its key, the value (never a secret's), where it came from (the ``POLYBOT_*`` variable
+or the config file) and what is wrong; a config file that is not TOML gives the line and column.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
+
+from polybot.cli.failures import CliError, describe, echo
+from polybot.cli.files import readable_file
+from polybot.runtime.settings import DEFAULT_CONFIG, Settings, load_settings
+
+ENV_PREFIX = "POLYBOT_"
+_SECRET_WORDS = ("key", "secret", "passphrase", "password", "token")
+_SETTINGS_ERROR = re.compile(r'field "(?P<field>[^"]+)" from source "(?P<source>[^"]+)"')
+
+
+def config_file(config: Path | None) -> Path | None:
+    """The TOML file settings are read from: ``--config``, else ``$POLYBOT_CONFIG``, else the default, if any."""
+    if config is not None:
+        return config
+    path = Path(os.environ.get("POLYBOT_CONFIG", str(DEFAULT_CONFIG)))
+    return path if path.is_file() else None
+
+
+def _env_var(loc: tuple[Any, ...]) -> str | None:
+    """The ``POLYBOT_*`` variable that set the setting at ``loc`` (or its section), if one did."""
+    present = {name.upper(): name for name in os.environ if name.upper().startswith(ENV_PREFIX)}
+    parts = [str(p) for p in loc if isinstance(p, str)]
+    for n in range(len(parts), 0, -1):
+        name = ENV_PREFIX + "__".join(parts[:n]).upper()
+        if name in present:
+            return present[name]
+    return None
+
+
+def _origin(loc: tuple[Any, ...], file: Path | None) -> str:
+    env = _env_var(loc)
+    if env is not None:
+        return f"from the environment variable {env}"
+    if file is not None:
+        return f"in {file}"
+    return "in the settings"
+
+
+def _is_secret(loc: tuple[Any, ...]) -> bool:
+    return any(word in str(part).lower() for part in loc for word in _SECRET_WORDS)
+
+
+def _validation_line(exc: ValidationError, file: Path | None) -> str:
+    errors = exc.errors(include_url=False)
+    if not errors:
+        return f"invalid settings: {describe(exc)}"
+    first = errors[0]
+    loc = tuple(first.get("loc", ()))
+    key = ".".join(str(p) for p in loc)
+    msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    more = len(errors) - 1
+    tail = f" (and {more} more problem{'s' if more > 1 else ''}; --debug lists them)" if more else ""
+    if not loc:  # a rule across settings, e.g. live mode without a key
+        return f"invalid settings: {msg}{tail}"
+    where = _origin(loc, file)
+    if first.get("type") == "extra_forbidden":
+        return f"unknown setting {key!r} {where}: remove it or check its spelling{tail}"
+    value = "" if _is_secret(loc) else f" = {echo(first.get('input'))}"
+    return f"invalid setting {key}{value} {where}: {msg}{tail}"
+
+
+def _settings_error_line(exc: SettingsError) -> str:
+    """pydantic-settings could not even parse a value (a section or list from the environment that is not JSON)."""
+    match = _SETTINGS_ERROR.search(str(exc))
+    field = match.group("field") if match else "?"
+    cause = describe(exc.__cause__) if exc.__cause__ is not None else describe(exc)
+    if match and match.group("source") == "EnvSettingsSource":
+        names = sorted(n for n in os.environ if n.upper().startswith(f"{ENV_PREFIX}{field.upper()}"))
+        shown = ", ".join(names) or f"{ENV_PREFIX}{field.upper()}"
+        return (f"cannot read setting {field!r} from the environment ({shown}): not valid JSON ({cause}); "
+                f"a list or section set in the environment must be JSON, e.g. "
+                f"{ENV_PREFIX}GAMMA__VERSIONS='[\"v1\"]'")
+    return f"cannot read setting {field!r}: {cause}"
+
+
+def load(config: str | None) -> Settings:
+    """The settings for a command (``config`` is its ``--config``); ``CliError`` when they cannot be had."""
+    path = readable_file(config, "config file") if config is not None else None
+    file = config_file(path)
+    try:
+        return load_settings(path)
+    except ValidationError as exc:
+        raise CliError(_validation_line(exc, file)) from exc
+    except SettingsError as exc:
+        raise CliError(_settings_error_line(exc)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise CliError(f"config file {file} is not valid TOML: {exc}: fix its syntax") from exc
+    except UnicodeDecodeError as exc:
+        raise CliError(f"config file {file} is not valid TOML: it is not UTF-8 text, {describe(exc)}") from exc
+    except OSError as exc:  # $POLYBOT_CONFIG unreadable, or the file went away meanwhile
+        name = exc.filename or file
+        raise CliError(f"cannot read config file {name}: {describe(exc)}") from exc
