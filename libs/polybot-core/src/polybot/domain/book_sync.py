@@ -56,11 +56,10 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from decimal import Decimal
+from collections.abc import Callable
+from dataclasses import replace
 
-from polybot.domain.book import L2Book, Level, LevelChange
+from polybot.domain.book import L2Book, LevelChange
 from polybot.domain.book_effects import (
     Applied,
     AppliedSource,
@@ -76,7 +75,19 @@ from polybot.domain.book_effects import (
     SyncStats,
 )
 from polybot.domain.book_events import LastTrade, TickSizeChanged, VenueBook, VenueDelta
-from polybot.domain.book_hash import ALL_LAYOUTS, HashLayout
+from polybot.domain.book_hash import HashLayout
+from polybot.domain.book_inputs import (
+    BookSyncError,
+    ConnectionLost,
+    ConnectionRestored,
+    ResyncRequested,
+    SyncConfig,
+    SyncInput,
+    all_levels,
+    on_tick,
+    tick_of,
+    trade_prices,
+)
 from polybot.domain.book_verify import (
     V1_TS_OFFSETS_MS,
     HashMatch,
@@ -87,44 +98,8 @@ from polybot.domain.book_verify import (
     hash_head,
 )
 
-
-class BookSyncError(RuntimeError):
-    """An input the current state does not accept (or meant for another asset); nothing was changed."""
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionLost:
-    """The websocket carrying the asset went down."""
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionRestored:
-    """The websocket is up and resubscribed again."""
-
-
-@dataclass(frozen=True, slots=True)
-class ResyncRequested:
-    """An explicit request to re-snapshot (operator, control message, cadence)."""
-
-    reason: ResyncReason = "manual"
-
-
-SyncInput = VenueBook | VenueDelta | TickSizeChanged | LastTrade | ConnectionLost | ConnectionRestored | ResyncRequested
-
-
-@dataclass(frozen=True, slots=True)
-class SyncConfig:
-    """Tuning for every asset's machine."""
-
-    max_buffered: int = 2000
-    ltp_window_ms: int = 2000
-    max_pending_checks: int = 64
-    layouts: tuple[HashLayout, ...] = ALL_LAYOUTS
-    verify_hashes: bool = True
-    coalesce: bool = False
-    # Refuse levels off the market's tick (the tick is the venue's: its books, REST, gamma-sync). Off for a
-    # replay whose recordings never said their tick (the CLI's --tick-size is then only a guess).
-    enforce_tick: bool = True
+__all__ = ["BookSync", "BookSyncError", "ConnectionLost", "ConnectionRestored", "ResyncRequested", "SyncConfig",
+           "SyncInput"]
 
 
 _S = BookState
@@ -140,7 +115,7 @@ class BookSync:
         self.asset_id = asset_id
         self.market = market
         self.meta = meta or MarketMeta()
-        self._tick = _tick_of(self.meta)
+        self._tick = tick_of(self.meta)
         self.config = config or SyncConfig()
         self.state = BookState.AWAITING_SNAPSHOT
         self.epoch = epoch
@@ -201,7 +176,7 @@ class BookSync:
     def set_meta(self, meta: MarketMeta) -> None:
         """Replace the market metadata used for hashing (from gamma-sync's messages / the CLOB market)."""
         self.meta = meta
-        self._tick = _tick_of(meta)
+        self._tick = tick_of(meta)
 
     def seal(self, seq: int) -> None:
         """The shell took change ``seq`` away: later deltas take new numbers (a no-op for an older seq)."""
@@ -238,7 +213,7 @@ class BookSync:
                     fx.append(self._resync_effect(now_ms, restart=True))
                 return
         self._take_meta(ev)
-        if self.config.enforce_tick and not _on_tick(self._tick, (lv.price for lv in (*ev.bids, *ev.asks))):
+        if self.config.enforce_tick and not on_tick(self._tick, (lv.price for lv in (*ev.bids, *ev.asks))):
             # a book off the market's tick: not the venue's, or our tick is stale; REST tells both
             fx.append(Discarded(self.asset_id, self.market, "book", "off_tick", now_ms))
             if old is _S.RESYNCING:
@@ -275,7 +250,7 @@ class BookSync:
             self.epoch += 1
             self.stats.epochs += 1
             self.seq += 1
-            fx.append(self._applied(ev.ts_ms, ev.recv_ts_ms, _all_levels(ev.bids, ev.asks), ev.hash, source,
+            fx.append(self._applied(ev.ts_ms, ev.recv_ts_ms, all_levels(ev.bids, ev.asks), ev.hash, source,
                                     reset=True))
         elif changes:
             self.seq += 1
@@ -336,7 +311,7 @@ class BookSync:
         if result is None:
             result = verifier.verify(
                 self._subject(ev.timestamp), ev.hash, kind="delta", seq=self.seq, ts_ms=ev.ts_ms, now_ms=now_ms,
-                ts_offsets=(0,) if ev.shape == "v2" else V1_TS_OFFSETS_MS, trade_prices=_trade_prices(ev),
+                ts_offsets=(0,) if ev.shape == "v2" else V1_TS_OFFSETS_MS, trade_prices=trade_prices(ev),
                 tried_ltp=tried)
         if isinstance(result, HashMatch) and verifier.pending:
             for check in verifier.take_pending():
@@ -481,29 +456,6 @@ class BookSync:
             fx.append(self._checked(kind, seq, ts_ms, "ok", result))
         elif result is None:
             fx.append(self._checked(kind, seq, ts_ms, "mismatch"))
-
-
-def _tick_of(meta: MarketMeta) -> Decimal:
-    tick = Decimal(meta.tick_size)
-    return tick if tick.is_finite() and tick > 0 else Decimal("0.0001")  # the finest tick the venue has
-
-
-def _on_tick(tick: Decimal, prices: Iterator[Decimal]) -> bool:
-    return all(not p % tick for p in prices)
-
-
-def _all_levels(bids: tuple[Level, ...], asks: tuple[Level, ...]) -> tuple[LevelChange, ...]:
-    """A whole book as changes from empty (the ``reset`` change that begins an epoch)."""
-    return (*(LevelChange("BUY", lv.price, lv.size, lv.raw_price, lv.raw_size) for lv in bids),
-            *(LevelChange("SELL", lv.price, lv.size, lv.raw_price, lv.raw_size) for lv in asks))
-
-
-def _trade_prices(ev: VenueDelta) -> Iterator[Decimal]:
-    for change in ev.changes:
-        yield change.price
-    for price in (ev.best_bid, ev.best_ask):
-        if price is not None:
-            yield price
 
 
 _UNCHECKED = HashMatch(HashLayout.F10, None, 0)  # stands for "no hash to check": as good as verified
