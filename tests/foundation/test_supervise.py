@@ -51,3 +51,27 @@ async def test_a_name_is_supervised_once() -> None:
     with pytest.raises(RuntimeError, match="already supervised"):
         sup.start("x", forever)
     await sup.stop()
+
+
+async def test_a_task_that_returns_at_shutdown_has_finished_and_self_restarting_tasks_are_counted() -> None:
+    metrics = Metrics()
+    stopping = asyncio.Event()
+    sup = Supervisor(metrics, base_s=0.05, max_s=0.05, stopping=stopping)
+    runs = 0
+
+    async def until_stopped() -> None:
+        nonlocal runs
+        runs += 1
+        await stopping.wait()
+
+    task = sup.start("loop", until_stopped)
+    ready = sup.check("loop")
+    assert await ready() is True
+    stopping.set()
+    await asyncio.wait_for(task, 1)  # ended by itself, not restarted
+    assert runs == 1 and sup.failures == {"loop": 0}
+
+    sup.expect("shard")
+    assert 'task_failures{task="shard"} 0.0' in metrics.render().decode()
+    sup.record_failure("shard")
+    assert 'task_failures{task="shard"} 1.0' in metrics.render().decode() and sup.failures["shard"] == 1

@@ -75,3 +75,45 @@ async def test_service_counts_errors_retries_and_reports(infra: Infra, database_
         finally:
             stopping.set()
             await asyncio.wait_for(task, timeout=20)
+
+
+async def test_a_schedule_that_dies_is_restarted_counted_and_named_by_readyz(
+        infra: Infra, database_url: str, tmp_path: Path, monkeypatch: Any) -> None:
+    from polybot.app.gamma import schedule as schedule_module
+    from polybot.runtime import supervise
+
+    real_counts = schedule_module.gamma_repo.state_counts
+    calls = {"n": 0}
+
+    async def failing_counts(conn: Any) -> dict[str, int]:
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise TypeError("a bug after a refresh")  # not a database error: nothing in the schedule catches it
+        return await real_counts(conn)
+
+    monkeypatch.setattr(schedule_module.gamma_repo, "state_counts", failing_counts)
+    monkeypatch.setattr(supervise, "backoff_delay_s", lambda *a: 1.0)  # long enough to see /readyz say it
+    async with running_sim(seed=random.randrange(10**9), n_markets=4, n_events=2) as sim, \
+            httpx.AsyncClient() as client:
+        port = free_port()
+        gamma = GammaSettings(gamma_url=sim.gamma_url, clob_url=sim.url, full_refresh_interval_s=60.0,
+                              incremental_interval_s=0.0)
+        settings = Settings(nats_url=infra.nats_url, database_url=database_url, state_dir=tmp_path / "state",
+                            ops=OpsPorts(gamma_sync=port), gamma=gamma)
+        stopping = asyncio.Event()
+        task = asyncio.create_task(serve(GammaSyncService(), settings, port, stopping=stopping))
+        base = f"http://127.0.0.1:{port}"
+        try:
+            down = await _until(client, f"{base}/readyz", lambda r: r.get("checks", {}).get("task:gamma-schedule")
+                                is False)
+            assert down["ready"] is False
+            assert (await client.get(f"{base}/readyz")).status_code in (200, 503)
+            up = await _until(client, f"{base}/readyz", lambda r: r.get("ready") is True and calls["n"] >= 3)
+            assert up["checks"]["task:gamma-schedule"] is True
+            metrics = (await client.get(f"{base}/metrics")).text
+            assert 'task_failures{task="gamma-schedule"} 2.0' in metrics
+            status = await _until(client, f"{base}/status", lambda s: s.get("markets", {}).get("total") == 4)
+            assert status["last_full"]["markets"] == 4
+        finally:
+            stopping.set()
+            await asyncio.wait_for(task, timeout=20)

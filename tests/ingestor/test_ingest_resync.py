@@ -80,3 +80,23 @@ async def test_a_restart_during_a_fetch_fetches_again() -> None:
     assert len(v.calls) == 2
     v.needed.clear()
     await f.close()
+
+
+async def test_a_book_that_cannot_be_applied_is_reported_and_fetched_again() -> None:
+    v = Venue()
+    v.needed = {"a"}
+    reported: list[str] = []
+    bad = {"left": 1}
+
+    def deliver(book: VenueBook) -> None:
+        if bad["left"]:
+            bad["left"] -= 1
+            raise TypeError("a bug applying the book")
+        v.deliver(book)
+
+    f = ResyncFetcher(v.fetch, deliver, v.needed.__contains__, retry_base_s=0.01, on_failure=reported.append)
+    f.request(_fx("a", _now_ms()))
+    await wait_until(lambda: v.delivered == ["a"], 2, "delivered on the second fetch")
+    assert len(v.calls) == 2 and reported == ["ingest-resync"] and f.failures == 1
+    await wait_until(lambda: f.in_flight == 0, 1, "task done")
+    await f.close()

@@ -9,7 +9,6 @@ from ingest_kit import BUSY, running_ingestor, settings_for, wait_until
 
 from polybot.bus.client import Bus
 from polybot.runtime.metrics import Metrics
-from polybot_ingestor.service import _running
 from polysim.harness import running_sim
 
 
@@ -28,7 +27,7 @@ async def test_a_dying_scheduler_is_restarted_and_readiness_names_it_while_down(
                 return real_tick(now_ms)
 
             ing.books.tick = failing_tick  # type: ignore[method-assign]
-            ready = _running(ing, "ingest-scheduler")
+            ready = ing.supervisor.check("ingest-scheduler")
             await wait_until(lambda: "ingest-scheduler" in ing.supervisor.down(), 5, "the scheduler down")
             assert await ready() is False
             await wait_until(lambda: ing.supervisor.failures["ingest-scheduler"] == 2 and calls["n"] > 3, 10,

@@ -206,7 +206,8 @@ async def test_a_listener_that_fails_on_a_frame_costs_a_reconnect_not_the_shard(
                 super().on_frame(shard, frame, recv_ts_ms, recv_ns)
 
         rec = Fragile()
-        async with MarketWsClient(config(v.url), rec) as client:
+        reported: list[str] = []
+        async with MarketWsClient(config(v.url), rec, on_failure=reported.append) as client:
             await client.add_assets(["a"])
             await wait_until(lambda: len(v.conns) == 1, 3, "connection")
             await v.push(0, "boom")
@@ -215,4 +216,4 @@ async def test_a_listener_that_fails_on_a_frame_costs_a_reconnect_not_the_shard(
             await wait_until(lambda: len(v.received) == 2 and bool(v.received[1]), 3, "resubscribed")
             await v.push(1, '{"event_type":"book","asset_id":"a"}')
             await wait_until(lambda: len(rec.frames) == 1, 3, "frames flow again")
-            assert client.failures == 1
+            assert client.failures == 1 and reported == ["ws-market"]  # counted as task_failures{task}

@@ -7,20 +7,12 @@ connections and the counters; ``/readyz`` adds ``market_ws`` (every websocket co
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from polybot.app.ingest.pipeline import OrderbookIngestor
 from polybot.runtime.lifecycle import ServiceContext
 
 SUPERVISED = ("ingest-publisher", "ingest-persister", "ingest-scheduler", "ingest-gamma")
-
-
-def _running(ingestor: OrderbookIngestor, task: str) -> Callable[[], Awaitable[bool]]:
-    async def check() -> bool:
-        return task not in ingestor.supervisor.down()
-
-    return check
 
 
 class IngestorService:
@@ -41,7 +33,7 @@ class IngestorService:
 
         ctx.extra_ready["market_ws"] = market_ws
         for task in SUPERVISED:  # /readyz is 503 and names the task while a supervised one is down
-            ctx.extra_ready[f"task:{task}"] = _running(ingestor, task)
+            ctx.extra_ready[f"task:{task}"] = ingestor.supervisor.check(task)
         await ingestor.run(ctx.stopping)
 
     async def status(self) -> dict[str, Any]:

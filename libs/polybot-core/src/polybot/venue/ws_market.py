@@ -30,7 +30,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -43,6 +43,7 @@ from polybot.domain.retry import backoff_delay_s
 log = logging.getLogger(__name__)
 
 _KEEPALIVE_REPLIES = frozenset({"PONG", "PING"})
+FAILURE_TASK = "ws-market"  # the task name its failures are counted under (task_failures{task})
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +126,10 @@ class _Shard:
 class MarketWsClient:
     """Market-channel connections for a changing set of assets. Use as an async context manager."""
 
-    def __init__(self, config: WsMarketConfig, listener: MarketWsListener, *, rng: random.Random | None = None) -> None:
+    def __init__(self, config: WsMarketConfig, listener: MarketWsListener, *, rng: random.Random | None = None,
+                 on_failure: Callable[[str], None] | None = None) -> None:
         self.config = config
+        self._on_failure = on_failure or (lambda _task: None)
         self.listener = listener
         self._rng = rng or random.Random()
         self._shards: dict[int, _Shard] = {}
@@ -222,6 +225,10 @@ class MarketWsClient:
         return out
 
     # --- internals ----------------------------------------------------------------------------------------------
+    def _failed(self) -> None:
+        self.failures += 1
+        self._on_failure(FAILURE_TASK)
+
     async def _send_op(self, shard: _Shard, asset_ids: list[str], operation: str) -> None:
         ws = shard.ws
         if ws is None or not shard.stats.connected:
@@ -261,7 +268,7 @@ class MarketWsClient:
                             extra={"shard": shard.id, "error": repr(exc), "attempt": attempt})
                 continue
             except Exception:  # a bug must not end the shard for good: log it, reconnect, resubscribe
-                self.failures += 1
+                self._failed()
                 log.exception("market websocket shard failed; reconnecting", extra={"shard": shard.id})
                 if shard.stats.connected:  # the listener must know its books get no data meanwhile
                     shard.stats.connected = False
@@ -322,7 +329,7 @@ class MarketWsClient:
             except ConnectionClosed:
                 pass
             except Exception:  # the listener failed on a frame: this connection's data can no longer be trusted
-                self.failures += 1
+                self._failed()
                 shard.close_reason = "error"
                 log.exception("market frame handling failed; reconnecting", extra={"shard": shard.id})
             finally:

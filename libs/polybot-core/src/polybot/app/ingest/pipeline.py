@@ -28,6 +28,7 @@ from polybot.app.ingest.effects import EffectRouter
 from polybot.app.ingest.markets import TrackedAsset, from_config, from_market_info, merge, wanted
 from polybot.app.ingest.metrics import IngestMetrics
 from polybot.app.ingest.outbox import Outbox, OutboxConfig
+from polybot.app.ingest.resync import FAILURE_TASK as RESYNC_FAILURE_TASK
 from polybot.app.ingest.resync import ResyncFetcher
 from polybot.app.ingest.schedule import run_schedule
 from polybot.app.ingest.status import books_by_market
@@ -52,6 +53,7 @@ from polybot.store.book_tables import StatusRow, status_row
 from polybot.store.books import BookStore
 from polybot.venue.clob_rest import ClobRestClient, ClobRestConfig
 from polybot.venue.market_parse import parse_market_frame
+from polybot.venue.ws_market import FAILURE_TASK as WS_FAILURE_TASK
 from polybot.venue.ws_market import MarketWsClient, WsMarketConfig
 
 log = logging.getLogger(__name__)
@@ -84,8 +86,11 @@ class OrderbookIngestor:
             self.metrics, bus, self.store, self._status_rows, self._resnapshot, seal=self.books.seal)
         self._rest = rest
         self._owns_rest = rest is None
+        self.supervisor = Supervisor(metrics)
+        for task in (WS_FAILURE_TASK, RESYNC_FAILURE_TASK):
+            self.supervisor.expect(task)
         self.resync = ResyncFetcher(self._fetch_book, self._deliver_rest_book, self._needs_resync,
-                                    concurrency=s.resync_concurrency)
+                                    concurrency=s.resync_concurrency, on_failure=self.supervisor.record_failure)
         self.ws: MarketWsClient | None = None
         self.assets = AssetSet(self.books, self.outbox, self.resync, self._fetch_book, store=self.store, bus=bus,
                                keep=frozenset(s.assets))
@@ -94,7 +99,6 @@ class OrderbookIngestor:
         self._gamma_sub: Any = None
         self._ctl_sub: Any = None
         self._gamma_queue: asyncio.Queue[MarketUpdate] = asyncio.Queue()
-        self.supervisor = Supervisor(metrics)
         self.initial_books = InitialBookWatch(int(s.initial_snapshot_timeout_s * 1000))
         self.router = EffectRouter(self.books, self.outbox, self.resync, self.metrics)
 
@@ -118,7 +122,8 @@ class OrderbookIngestor:
                                ping_interval_s=s.ping_interval_s, silence_timeout_s=s.silence_timeout_s,
                                reconnect_base_s=s.reconnect_base_s, reconnect_max_s=s.reconnect_max_s,
                                custom_feature_enabled=s.custom_feature_enabled,
-                               unsubscribe_supported=s.unsubscribe_supported), self)
+                               unsubscribe_supported=s.unsubscribe_supported), self,
+                on_failure=self.supervisor.record_failure)
             self.assets.ws = self.ws
         if initial is None:
             initial = merge(from_bus, from_config(s.assets))

@@ -4,7 +4,9 @@ One fetch at a time per asset, at most ``concurrency`` in total. A fetch waits u
 ``not_before_ms`` (the per-market rate limit decided in ``MarketBooks``) and is skipped when the book no
 longer needs it by then (e.g. the websocket's own ``book`` completed the resync first). A ``restart``
 while a fetch is running (stale REST book, buffer overflow) makes the task fetch once more. Failed fetches
-are retried with backoff for as long as the book is still resyncing.
+are retried with backoff for as long as the book is still resyncing. A book that cannot be applied
+(a bug downstream of the fetch) is logged with its traceback, reported to ``on_failure`` (``task_failures``)
+and fetched again after a backoff: the book stays resyncing, never silently stuck.
 """
 
 from __future__ import annotations
@@ -25,14 +27,17 @@ log = logging.getLogger(__name__)
 Fetch = Callable[[str], Awaitable[VenueBook]]
 Deliver = Callable[[VenueBook], None]
 Needed = Callable[[str], bool]
+FAILURE_TASK = "ingest-resync"
 
 
 class ResyncFetcher:
     """Runs REST snapshot fetches for resyncing books."""
 
     def __init__(self, fetch: Fetch, deliver: Deliver, needed: Needed, *, concurrency: int = 8,
-                 retry_base_s: float = 0.25, retry_max_s: float = 5.0) -> None:
+                 retry_base_s: float = 0.25, retry_max_s: float = 5.0,
+                 on_failure: Callable[[str], None] | None = None) -> None:
         self._fetch = fetch
+        self._on_failure = on_failure or (lambda _task: None)
         self._deliver = deliver
         self._needed = needed
         self._sem = asyncio.Semaphore(concurrency)
@@ -95,8 +100,18 @@ class ResyncFetcher:
                                 extra={"asset_id": asset_id, "error": repr(exc), "retry_s": delay})
                     not_before_ms = now_ms() + int(delay * 1000)
                     continue
+                try:
+                    self._deliver(book)  # may call request(restart=True) on this asset: recorded in _again
+                except Exception:
+                    failures += 1
+                    self.failures += 1
+                    self._on_failure(FAILURE_TASK)
+                    delay = backoff_delay_s(failures, self._retry_base_s, self._retry_max_s, random.random())
+                    log.exception("resync book could not be applied; fetching again",
+                                  extra={"asset_id": asset_id, "retry_s": delay})
+                    not_before_ms = now_ms() + int(delay * 1000)
+                    continue
                 failures = 0
-                self._deliver(book)  # may call request(restart=True) on this asset: recorded in _again
                 again = self._again.pop(asset_id, None)
                 if again is None:
                     return
