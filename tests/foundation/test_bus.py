@@ -12,7 +12,7 @@ from nats.js.api import DeliverPolicy
 from polybot.bus import subjects
 from polybot.bus.client import Bus, Outgoing
 from polybot.bus.codec import DecodeError, decode, encode
-from polybot.bus.messages import BookDelta, BusMessage, LevelUpdate, QuotePlan
+from polybot.bus.messages import BookDelta, BusMessage, LevelUpdate, QuoteOrder, QuotePlan
 from polybot.bus.streams import BOOK_DELTAS
 
 
@@ -76,7 +76,9 @@ async def test_ensure_streams_is_idempotent(bus: Bus) -> None:
 
 
 async def test_plan_message_survives_the_bus(bus: Bus) -> None:
-    plan = QuotePlan(plan_id=uuid.uuid4().hex, market="0xm", created_ts_ms=1, ttl_ms=3000, reason="test")
+    plan = QuotePlan(plan_id=uuid.uuid4().hex, market="0xm", seq=7, created_ts_ms=1, ttl_ms=3000,
+                     tick_size=Decimal("0.01"), keep_ticks=1, keep_size_frac=Decimal("0.2"), reason="quote",
+                     orders=(QuoteOrder(asset_id="1", side="BUY", price=Decimal("0.45"), size=Decimal("10")),))
     subject = subjects.quote_plan(f"m{plan.plan_id[:8]}")
     ack = await bus.publish(subject, plan, msg_id=plan.plan_id)
     msg = await bus.js.get_msg(ack.stream, ack.seq)

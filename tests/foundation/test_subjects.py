@@ -15,6 +15,7 @@ def test_exact_subject_strings() -> None:
     assert subjects.quote_plan("0xabc") == "pb.quote.plan.0xabc"
     assert subjects.order_ack("0xabc") == "pb.order.ack.0xabc"
     assert subjects.order_fill("0xabc") == "pb.order.fill.0xabc"
+    assert subjects.position("0xabc") == "pb.position.0xabc" and subjects.POSITION_ALL == "pb.position.*"
     assert subjects.ctl_resync("9") == "pb.ctl.resync.9"
     assert subjects.ctl_heartbeat("quoter") == "pb.ctl.heartbeat.quoter"
     assert subjects.CTL_KILL == "pb.ctl.kill"

@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -48,6 +49,8 @@ class BookView:
     age_ms: int | None
     hash: str | None
     publisher_state: str
+    publisher_reason: str | None = None  # why the publisher is not live (``tick_size``, ``gap``, ...)
+    tick_size: Decimal | None = None  # the tick of the snapshot this book stands on
 
 
 def feed_delta(msg: BookDelta) -> FeedDelta:
@@ -104,7 +107,7 @@ class BookFeed:
             return None
         now = self.clock_ms()
         return BookView(asset_id, fb.state(now, self.stale_after_ms), fb.position, fb.book, fb.age_ms(now),
-                        fb.hash, fb.publisher_state)
+                        fb.hash, fb.publisher_state, fb.publisher_reason, fb.tick_size)
 
     def state(self, asset_id: str) -> FeedState:
         fb = self.books.get(asset_id)
@@ -159,5 +162,5 @@ class BookFeed:
     async def _on_state(self, msg: Msg) -> None:
         m = self._decode(msg)
         if isinstance(m, BookStatus) and (fb := self._book(m.asset_id)) is not None:
-            fb.set_publisher_state(m.state, (m.epoch, m.seq))
+            fb.set_publisher_state(m.state, (m.epoch, m.seq), m.reason)
             self._touched(m.asset_id)

@@ -137,10 +137,16 @@ class MarketInfo(_Msg):
     version: str = "v1"  # Gamma's protocol version: "v1" CTF markets, "v2" Protocol V2 (not made yet)
     fees_enabled: bool | None = None
     fee_schedule: FeeScheduleInfo | None = None
+    # liquidity rewards (Gamma's rewardsMaxSpread is in cents: 3.5 means within 0.035 of the adjusted midpoint)
+    rewards_max_spread: Decimal | None = None
+    rewards_min_size: Decimal | None = None
+    rewards_daily_rate: Decimal | None = None
 
 
 # --- quoting and execution ---------------------------------------------------------------------------------
 class PlaceIntent(BaseModel):
+    """One order the executor decided to place (its audit and acks; plans carry targets, not intents)."""
+
     model_config = ConfigDict(frozen=True)
 
     client_id: str
@@ -160,15 +166,75 @@ class CancelIntent(BaseModel):
     reason: str
 
 
+class QuoteOrder(BaseModel):
+    """One order the quoter wants resting: on ``asset_id``, ``side`` at ``price`` for ``size`` shares."""
+
+    model_config = ConfigDict(frozen=True)
+
+    asset_id: str
+    side: Side
+    price: Decimal
+    size: Decimal
+
+
 class QuotePlan(_Msg):
+    """A target: exactly the orders Polybot wants resting in ``market`` now (``orders`` empty: pull every quote).
+
+    The executor reconciles the newest unexpired plan of a market (highest ``seq``; older or expired ones
+    are ignored) against its live orders: a live order within ``keep_ticks`` ticks of a target's price (on
+    the same asset and side) and whose size is within ``keep_size_frac`` of the target's is kept; everything
+    else is cancelled or placed. A lost, repeated or late plan therefore leaves nothing behind.
+    """
+
+    schema_version: int = 3  # 3: a target (orders + tolerances), no longer cancels and places
     type: Literal["quote.plan"] = "quote.plan"
     plan_id: str
     market: str
+    seq: int  # per market, strictly increasing (the quoter's clock epoch + counter survives restarts)
     created_ts_ms: int
     ttl_ms: int
-    cancels: tuple[CancelIntent, ...] = ()
-    places: tuple[PlaceIntent, ...] = ()
-    reason: str = ""
+    orders: tuple[QuoteOrder, ...] = ()
+    tick_size: Decimal
+    keep_ticks: int = 0  # 0: the price must match exactly
+    keep_size_frac: Decimal = Decimal(0)
+    post_only: bool = True
+    reason: str = ""  # "quote", "refresh", or why quotes are pulled ("stale_book", "kill_switch", ...)
+
+    @property
+    def expires_ts_ms(self) -> int:
+        return self.created_ts_ms + self.ttl_ms
+
+
+class TokenPosition(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    asset_id: str
+    size: Decimal  # shares held (never negative on Polymarket: selling what you lack is buying the other side)
+    avg_price: Decimal | None = None
+
+
+class RestingOrder(BaseModel):
+    """One of our orders resting on the venue, as the executor knows it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_id: str
+    asset_id: str
+    side: Side
+    price: Decimal
+    size: Decimal  # remaining (unfilled) size
+
+
+class MarketPosition(_Msg):
+    """The executor's truth for one market: what we hold and what rests. Published on every change on
+    ``pb.position.<condition_id>`` (the stream keeps the last per subject: a quoter's cold start)."""
+
+    type: Literal["position"] = "position"
+    market: str
+    seq: int  # per market, strictly increasing
+    positions: tuple[TokenPosition, ...] = ()
+    open_orders: tuple[RestingOrder, ...] = ()
+    ts_ms: int
 
 
 class OrderAck(_Msg):
@@ -227,6 +293,7 @@ BusMessage = Annotated[
     | BookStatus
     | MarketInfo
     | QuotePlan
+    | MarketPosition
     | OrderAck
     | OrderFill
     | KillSwitch

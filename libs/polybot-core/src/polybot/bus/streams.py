@@ -27,6 +27,7 @@ BOOK_STATE = StreamSpec("PB_BOOK_STATE", (subjects.BOOK_STATE_ALL,), 24 * 3600, 
 MARKETS = StreamSpec("PB_MARKETS", (subjects.GAMMA_MARKET_ALL,), 30 * 24 * 3600, max_msgs_per_subject=1)
 PLANS = StreamSpec("PB_PLANS", (subjects.QUOTE_PLAN_ALL,), 3600)
 ORDERS = StreamSpec("PB_ORDERS", (subjects.ORDER_ALL,), 7 * 24 * 3600)
+POSITIONS = StreamSpec("PB_POSITIONS", (subjects.POSITION_ALL,), 30 * 24 * 3600, max_msgs_per_subject=1)
 CONTROL = StreamSpec("PB_CONTROL", (subjects.CTL_KILL,), 30 * 24 * 3600, max_msgs_per_subject=1)
 
 
@@ -36,4 +37,5 @@ def book_subjects(asset_id: str) -> tuple[tuple[StreamSpec, str], ...]:
             (BOOK_STATE, subjects.book_state(asset_id)))
 
 
-ALL_STREAMS: tuple[StreamSpec, ...] = (BOOK_DELTAS, BOOK_SNAPSHOTS, BOOK_STATE, MARKETS, PLANS, ORDERS, CONTROL)
+ALL_STREAMS: tuple[StreamSpec, ...] = (BOOK_DELTAS, BOOK_SNAPSHOTS, BOOK_STATE, MARKETS, PLANS, ORDERS, POSITIONS,
+                                       CONTROL)

@@ -59,6 +59,7 @@ QUOTE_PLAN_ALL = f"{PREFIX}.quote.plan.*"
 ORDER_ACK_ALL = f"{PREFIX}.order.ack.*"
 ORDER_FILL_ALL = f"{PREFIX}.order.fill.*"
 ORDER_ALL = f"{PREFIX}.order.>"
+POSITION_ALL = f"{PREFIX}.position.*"
 
 
 def quote_plan(condition_id: str) -> str:
@@ -71,6 +72,11 @@ def order_ack(condition_id: str) -> str:
 
 def order_fill(condition_id: str) -> str:
     return f"{PREFIX}.order.fill.{_token(condition_id)}"
+
+
+def position(condition_id: str) -> str:
+    """The executor's ``MarketPosition`` of one market; the stream keeps the last one per subject."""
+    return f"{PREFIX}.position.{_token(condition_id)}"
 
 
 # --- control (core NATS, not persisted) ------------------------------------------------------------------------

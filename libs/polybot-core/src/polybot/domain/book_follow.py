@@ -79,6 +79,7 @@ class FollowedBook:
         self.ts_ms = 0  # venue time of the newest change applied
         self.tick_size: Decimal | None = None
         self.publisher_state = "unknown"  # the last BookState the publisher sent
+        self.publisher_reason: str | None = None  # and its reason (``tick_size``: the tick changed)
         self.gaps = 0
         self.reloads = 0
         self.max_buffered = max_buffered
@@ -121,9 +122,10 @@ class FollowedBook:
         self._drain()
         return True
 
-    def set_publisher_state(self, state: str, position: Position) -> None:
+    def set_publisher_state(self, state: str, position: Position, reason: str | None = None) -> None:
         """The publisher's ``BookState`` (``live`` confirms the book from ``position`` on, within its epoch)."""
         self.publisher_state = state
+        self.publisher_reason = reason
         if state == "live":
             self.confirmed_at = max(self.confirmed_at, position)
 
