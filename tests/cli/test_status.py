@@ -67,7 +67,8 @@ async def test_status_without_tables_is_a_clear_error(database_url: str) -> None
 def test_status_without_any_database_is_a_clear_error(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("POLYBOT_")}
     env["POLYBOT_STATE_DIR"] = str(tmp_path)
-    env["POLYBOT_CONFIG"] = str(tmp_path / "none.toml")
+    (tmp_path / "empty.toml").write_text("")
+    env["POLYBOT_CONFIG"] = str(tmp_path / "empty.toml")
     res = _cli(env=env, cwd=tmp_path)
     assert res.returncode == 2 and "no database" in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "infra.json").exists()  # it must not start servers of its own

@@ -21,7 +21,8 @@ def test_toml_then_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_live_mode_requires_a_private_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("POLYBOT_CONFIG", str(tmp_path / "absent.toml"))
+    (tmp_path / "empty.toml").write_text("")
+    monkeypatch.setenv("POLYBOT_CONFIG", str(tmp_path / "empty.toml"))
     monkeypatch.setenv("POLYBOT_MODE", "live")
     monkeypatch.delenv("POLYBOT_PRIVATE_KEY", raising=False)
     with pytest.raises(ValidationError, match="POLYBOT_PRIVATE_KEY"):
@@ -29,7 +30,8 @@ def test_live_mode_requires_a_private_key(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 
 def test_secret_is_not_in_repr(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("POLYBOT_CONFIG", str(tmp_path / "absent.toml"))
+    (tmp_path / "empty.toml").write_text("")
+    monkeypatch.setenv("POLYBOT_CONFIG", str(tmp_path / "empty.toml"))
     monkeypatch.setenv("POLYBOT_PRIVATE_KEY", "0x" + "11" * 32)
     s = load_settings()
     assert "11111111" not in repr(s) and "11111111" not in str(s.model_dump())
@@ -41,6 +43,15 @@ def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
         load_settings(tmp_path / "nope.toml")
 
 
+def test_a_config_named_by_polybot_config_must_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLYBOT_CONFIG", str(tmp_path / "absent.toml"))
+    with pytest.raises(FileNotFoundError, match="named by POLYBOT_CONFIG not found"):
+        load_settings()
+    monkeypatch.setenv("POLYBOT_CONFIG", str(tmp_path))
+    with pytest.raises(IsADirectoryError, match="named by POLYBOT_CONFIG is a directory"):
+        load_settings()
+
+
 def test_unknown_key_is_refused(tmp_path: Path) -> None:
     cfg = tmp_path / "s.toml"
     cfg.write_text("[ingestor]\nsnapshot_every = 3\n")
@@ -49,7 +60,8 @@ def test_unknown_key_is_refused(tmp_path: Path) -> None:
 
 
 def test_loading_one_file_does_not_leak_into_later_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("POLYBOT_CONFIG", str(tmp_path / "absent.toml"))
+    (tmp_path / "empty.toml").write_text("")
+    monkeypatch.setenv("POLYBOT_CONFIG", str(tmp_path / "empty.toml"))
     cfg = tmp_path / "s.toml"
     cfg.write_text('log_level = "DEBUG"\n')
     assert load_settings(cfg).log_level == "DEBUG"

@@ -218,3 +218,20 @@ def test_sqlite_db_is_created_when_missing(tmp_path: Path) -> None:
     db = tmp_path / "x.db"
     assert _cli(str(path), _market(path), "--db-url", f"sqlite:///{db}").returncode == 0
     assert db.exists()
+
+
+def test_a_hash_that_disagrees_with_the_venue_is_a_finding_exit_1(tmp_path: Path) -> None:
+    src = WS / "hash_chain_2025-10_ws_book_price_changes_rest_book.jsonl"
+    lines = src.read_text().splitlines()
+    first = json.loads(lines[0])
+    book = first[0] if isinstance(first, list) else first
+    assert book.get("hash"), "the recording's first frame carries the venue's book hash"
+    book["hash"] = "0" * 40
+    path = tmp_path / "damaged.jsonl"
+    path.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    proc = _cli(str(path), _market(src), "--json")
+    assert proc.returncode == 1, proc.stderr
+    summary = json.loads(proc.stdout)  # the summary is still printed in full
+    assert summary["hash_mismatch"] >= 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error:") and "did not match the venue's" in last and "Traceback" not in proc.stderr

@@ -10,9 +10,10 @@ With ``--json`` the summary is one JSON object: ``{"market_id", "frames", "event
 "hash_checked", "hash_ok", "hash_mismatch", "resyncs": {...}, "books": {asset_id: {"best_bid", "best_ask",
 "bid_levels", "ask_levels", "hash", ...}}}``. Invalid messages are listed on stderr.
 
-Exit 0 when events of the market were replayed; 1 when the replay ran but found nothing to replay (an
-empty file, only invalid frames, another market's recording: the summary is still printed, the last line
-on stderr says why); 2 when it could not run (a bad file, flag or database).
+Exit 0 when events of the market were replayed and every hash checked matched; 1 when the replay ran but
+found a problem: nothing to replay (an empty file, only invalid frames, another market's recording) or a
+book whose hash disagreed with the venue's (the summary is still printed, the last line on stderr says
+why); 2 when it could not run (a bad file, flag or database).
 """
 
 from __future__ import annotations
@@ -161,6 +162,11 @@ def run(args: argparse.Namespace) -> int:
         _print_human(summary)
     if not summary["events"]:  # ran, but found nothing to replay: a problem, not a success
         print_error(nothing_replayed(path, args.market_id, result))
+        return EXIT_PROBLEM
+    if summary["hash_mismatch"]:
+        n, checked = summary["hash_mismatch"], summary["hash_checked"]
+        print_error(f"{n} of {checked} book hashes in {path} did not match the venue's (each book was resynced): "
+                    f"the recording is damaged or the venue changed its hash; compare with --db-url snapshots")
         return EXIT_PROBLEM
     return EXIT_OK
 

@@ -31,7 +31,7 @@ from polybot.runtime.infra import Infra, resolve_infra
 from polybot.runtime.jsonlog import setup_logging
 from polybot.runtime.metrics import Metrics
 from polybot.runtime.ops_app import build_ops_app
-from polybot.runtime.settings import Settings, load_settings
+from polybot.runtime.settings import Settings, load_settings, settings_problem
 from polybot.store import migrate
 from polybot.store.pool import create_pool
 from polybot.store.pool import ping as db_ping
@@ -173,7 +173,14 @@ async def serve(service: Service, settings: Settings, port: int, *, stopping: as
 
 def run_service(service: Service, port_of: Callable[[Settings], int]) -> None:
     """Entry point for a service process."""
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except Exception as exc:
+        problem = settings_problem(exc)
+        if problem is None:
+            raise
+        sys.stderr.write(f"{service.name}: cannot start: {problem}\n")
+        sys.exit(2)
     setup_logging(service.name, settings.log_level)
     with contextlib.suppress(KeyboardInterrupt):
         eventloop.run(serve(service, settings, port_of(settings)))

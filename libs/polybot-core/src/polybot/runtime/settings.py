@@ -7,16 +7,18 @@ Nested sections use ``__`` in the environment: ``POLYBOT_INGESTOR__SNAPSHOT_INTE
 from __future__ import annotations
 
 import os
+import tomllib
 from contextvars import ContextVar
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -190,12 +192,16 @@ class Settings(BaseSettings):
 def load_settings(config: Path | str | None = None, **overrides: Any) -> Settings:
     """Load settings from ``config`` (or ``$POLYBOT_CONFIG``, or ``config/service.toml``) and the environment."""
     path = None
+    named_by = "config file"
+    if config is None and os.environ.get("POLYBOT_CONFIG"):
+        config = os.environ["POLYBOT_CONFIG"]  # named explicitly: it must exist, never silently ignored
+        named_by = "config file named by POLYBOT_CONFIG"
     if config is not None:
         path = Path(config)
         if path.is_dir():
-            raise IsADirectoryError(21, "is a directory, not a config file", str(path))
+            raise IsADirectoryError(21, f"{named_by} is a directory, not a config file", str(path))
         if not path.is_file():
-            raise FileNotFoundError(2, "config file not found", str(path))
+            raise FileNotFoundError(2, f"{named_by} not found", str(path))
     token = _CONFIG_FILE.set(path)
     try:
         return Settings(**overrides)
@@ -206,3 +212,24 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> Setting
 def decimal_setting(value: str | float | int) -> Decimal:
     """Parse a money setting without passing through a binary float."""
     return Decimal(str(value))
+
+
+def settings_problem(exc: BaseException) -> str | None:
+    """One line saying why settings could not be loaded, or None when ``exc`` is not a settings problem.
+
+    (The CLI says more, naming the variable or file a bad value came from: ``polybot.cli.config``.)
+    """
+    if isinstance(exc, ValidationError):
+        errors = exc.errors(include_url=False)
+        if not errors:
+            return "invalid settings"
+        first = errors[0]
+        key = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+        msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        return f"invalid setting {key}: {msg}{more}"
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.strerror or exc}: {exc.filename}"
+    if isinstance(exc, tomllib.TOMLDecodeError | UnicodeDecodeError | SettingsError):
+        return f"the config cannot be read: {' '.join(str(exc).split())}"
+    return None
