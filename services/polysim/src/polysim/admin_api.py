@@ -19,6 +19,10 @@
   websocket books, ``price_change`` entries, REST ``/book`` — as the venue did four times (400 for another
   name); ``clear`` goes back to F10. ``clear`` runs first, so ``{"clear": true, "hash_layout": "F6"}`` is a
   clean F6. ``GET /_sim/faults`` shows the pending ones and the current ``hash_layout``.
+  ``"inject_frames": ["<raw text>", …]`` (a chaos drill for hostile input) sends those texts, in order and
+  byte for byte, to every connected market websocket through its own queue — so they arrive between the
+  real events, never folded into a batch, even while ``silent_s`` holds data back; the answer's
+  ``"injected"`` is how many sockets got them (0 when none is connected). 400 unless a list of strings.
 * ``POST /_sim/accounts/{owner}``: ``{"usdc": "100", "positions": {token_id: "50"}}`` sets holdings.
 """
 
@@ -52,6 +56,11 @@ def apply_faults(ctx: SimContext, changes: dict[str, Any]) -> dict[str, Any]:
     now = ctx.clock.now_ms()
     if changes.get("clear"):
         faults.clear()
+    if "inject_frames" in changes:
+        texts = changes["inject_frames"]
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            raise ValueError("inject_frames must be a list of strings")
+        done["injected"] = ctx.hub.inject(texts) if ctx.hub is not None else 0
     if changes.get("drop_sockets"):
         done["dropped"] = ctx.hub.drop_all() if ctx.hub is not None else 0
     if "gamma_cursor_stuck" in changes:

@@ -8,6 +8,7 @@
         sim.drop_next_delta(token); sim.corrupt_next_hash(token); sim.silence_market(3.0)
         sim.switch_hash_layout("F9")             # every hash from now on in another layout (clear: F10)
         sim.drop_market_sockets(); sim.change_tick_size(token, "0.001")
+        sim.inject_frames('{"event_type":["book"]}', "not json")  # raw texts to every market socket
         sim.patch_market(sim.condition_ids()[0], closed=True)
         sim.fund(api_key, usdc="500", positions={token: "100"})
         event = sim.add_event(3, neg_risk=True); sim.delist(cid); sim.gamma_cursor_stuck(True)
@@ -119,6 +120,11 @@ class RunningSim(SimUrls):
     def drop_market_sockets(self) -> int:
         """Close every market-channel connection; returns how many were open."""
         return int(apply_faults(self.ctx, {"drop_sockets": True}).get("dropped", 0))
+
+    def inject_frames(self, *texts: str) -> int:
+        """Send raw texts, in order, to every connected market socket (between the real events); returns how
+        many sockets got them."""
+        return int(apply_faults(self.ctx, {"inject_frames": list(texts)}).get("injected", 0))
 
     def silence_market(self, seconds: float) -> None:
         """Send no market data for ``seconds`` (PING is still answered)."""

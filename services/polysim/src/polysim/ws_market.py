@@ -5,7 +5,8 @@ Protocol (the venue's): the client's first message is ``{"assets_ids": [...], "t
 live events. ``{"assets_ids": [...], "operation": "subscribe"|"unsubscribe"}`` changes the set later (a
 subscribe is answered with the new assets' books). At most ``max_assets_per_socket`` assets per connection:
 beyond that the server answers an error and closes. Text ``PING`` is answered ``PONG`` (even while the
-silent-socket fault holds back market data).
+silent-socket fault holds back market data). The ``inject_frames`` chaos drill (``MarketHub.inject``) puts raw
+texts in every socket's queue, between the real events, exactly as given.
 
 Gated like the venue in 2026: ``best_bid_ask``, ``new_market`` and ``market_resolved`` only with
 ``custom_feature_enabled: true``; a ``PING`` before the first subscription is closed with 1008; a frame
@@ -30,6 +31,12 @@ if TYPE_CHECKING:
     from polysim.context import SimContext
 
 _QUEUE_LIMIT = 50_000  # a client this far behind is cut off, as the venue would
+
+
+class RawFrame(str):
+    """A text injected by the ``inject_frames`` chaos drill: sent exactly as given, never batched."""
+
+    __slots__ = ()
 
 
 class MarketSubscriber:
@@ -125,6 +132,20 @@ class MarketHub:
         self.remove(sub, list(sub.assets))
         self.subscribers.discard(sub)
 
+    def inject(self, texts: list[str]) -> int:
+        """Chaos drill: queue ``texts``, in order, on every connected market socket, behind what is already
+        queued and sent as they are (never folded into a batch), even while the silent fault holds data back.
+        Returns how many sockets got them."""
+        frames = [RawFrame(t) for t in texts]
+        n = 0
+        for sub in list(self.subscribers):
+            if sub.closing:
+                continue
+            for frame in frames:
+                sub.push(frame)
+            n += 1
+        return n
+
     def drop_all(self) -> int:
         """Fault injection: close every market connection; returns how many."""
         subs = list(self.subscribers)
@@ -143,7 +164,8 @@ def parse_client_message(text: str) -> dict[str, Any] | None:
 
 
 def _batchable(text: str) -> bool:
-    return text.startswith("{")  # single events only: never PONG, a dump array or an error
+    # single events only: never PONG, a dump array, an error or an injected raw frame
+    return type(text) is str and text.startswith("{")
 
 
 async def _writer(sub: MarketSubscriber, batch_max: int) -> None:
