@@ -60,6 +60,11 @@ HOSTILE = [
     (_entry(side="HOLD"), "schema"),
     ('{"event_type": "book"', "not_json"),
     ("[" * 5000 + "]" * 5000, "not_json"),
+    # nested deeper than orjson writes (255) but not than it reads (1024): logging the raw item used to raise
+    # out of on_frame and cost the shard its connection (found over a real websocket)
+    ('{"a":' * 500 + "1" + "}" * 500, "unknown_event_type"),
+    ("[" * 500 + "]" * 500, "unknown_event_type"),
+    (_entry(hash=json.loads('{"a":' * 300 + "1" + "}" * 300)), "schema"),
 ]
 
 

@@ -10,6 +10,7 @@ and the rest of the frame is still used, so one bad message never stops the stre
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -85,7 +86,13 @@ def _text(frame: bytes | str) -> str:
 
 
 def _truncate(raw: Any) -> str:
-    text = raw if isinstance(raw, str) else orjson.dumps(raw).decode()
+    if isinstance(raw, str):
+        text = raw
+    else:
+        try:
+            text = orjson.dumps(raw).decode()
+        except orjson.JSONEncodeError:  # nested deeper than orjson writes (255) though not than it reads (1024)
+            text = reprlib.repr(raw)
     return text if len(text) <= RAW_LIMIT else text[:RAW_LIMIT] + "…"
 
 
