@@ -238,12 +238,16 @@ class MarketPosition(_Msg):
 
 
 class OrderAck(_Msg):
+    """What became of one order action of a plan. ``unknown``: the venue's answer was lost (the order may
+    rest; ``order_id`` is its hash, resolved later); ``refused``: our risk limits kept it from being sent."""
+
+    schema_version: int = 2  # 2: unknown and refused
     type: Literal["order.ack"] = "order.ack"
     plan_id: str
     market: str
     asset_id: str
     action: Literal["place", "cancel"]
-    status: Literal["accepted", "rejected", "canceled", "not_canceled"]
+    status: Literal["accepted", "rejected", "canceled", "not_canceled", "unknown", "refused"]
     client_id: str | None = None
     order_id: str | None = None
     side: Side | None = None
