@@ -85,8 +85,34 @@ class QuoterSettings(_Section):
     plan_ttl_ms: int = 3_000
 
 
+class RiskSettings(_Section):
+    """``polybot.domain.risk.RiskLimits`` as config (money as decimal strings or numbers)."""
+
+    max_position: Decimal = Decimal(500)
+    max_notional_usdc: Decimal = Decimal(5_000)
+    max_open_orders: int = Field(20, ge=1)
+    max_daily_loss_usdc: Decimal = Decimal(200)
+    max_error_rate: Decimal = Decimal("0.5")
+    error_window_ms: int = Field(60_000, ge=1)
+    error_min_actions: int = Field(20, ge=1)
+
+
 class ExecutorSettings(_Section):
-    backend: Literal["paper", "polymarket"] = "paper"
+    """Where orders go is ``Settings.mode``: paper (nowhere), sim (polysim through the SDK), live."""
+
+    clob_url: str = "http://127.0.0.1:8080"  # live mode: https://clob.polymarket.com
+    ws_user_url: str = "ws://127.0.0.1:8080/ws/user"
+    gamma_url: str = "http://127.0.0.1:8080/gamma"
+    signature_type: Literal["eoa", "proxy", "safe", "deposit_wallet"] = "eoa"
+    funder: str | None = None  # the proxy / Safe / deposit wallet address holding the funds
+    heartbeat_interval_s: float = Field(4.0, gt=0, le=5.0)  # the venue cancels everything after 10 s without one
+    reconcile_interval_s: float = Field(15.0, gt=0)
+    fills_poll_interval_s: float = Field(1.0, gt=0)
+    request_timeout_s: float = Field(5.0, gt=0)
+    allow_approvals: bool = False  # never let the SDK send an on-chain approval implicitly
+    cancel_all_on_stop: bool = True
+    kill_token: SecretStr | None = None  # protects POST /kill on the executor's ops API
+    risk: RiskSettings = RiskSettings()
 
 
 class GammaSelectionSettings(_Section):
@@ -150,7 +176,8 @@ class Settings(BaseSettings):
     )
 
     env: Literal["dev", "test", "prod"] = "dev"
-    mode: Literal["paper", "live"] = "paper"
+    mode: Literal["paper", "sim", "live"] = "paper"  # where orders go: nowhere, polysim, Polymarket
+    confirm_live: bool = False  # POLYBOT_CONFIRM_LIVE=1 (or --confirm-live): the second opt-in of live mode
     log_level: str = "INFO"
     nats_url: str | None = None
     database_url: str | None = None
