@@ -1,10 +1,33 @@
-"""The executor service shell (its trading logic arrives with its own issue)."""
+"""The executor service: ``polybot.app.execute`` under the service lifecycle.
+
+``mode`` (``paper`` | ``sim`` | ``live``, see ``polybot.app.execute.mode``) picks the backend; live mode
+without both opt-ins refuses to start (``preflight``). ``/status`` shows the mode, the kill switch, risk
+halts, open orders and the last plan per market; ``/readyz`` adds ``task:<name>`` for every supervised
+loop. ``POST /kill`` (``{"reason": "...", "clear": false}``, header ``Authorization: Bearer <kill_token>``)
+engages or clears the kill switch for every executor and quoter (it is published on ``pb.ctl.kill``).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hmac
+import logging
 from typing import Any, ClassVar
 
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from polybot.app.execute.gateways import open_gateway
+from polybot.app.execute.mode import mode_problem
+from polybot.app.execute.pipeline import TASKS, Executor
+from polybot.app.execute.upkeep import default_loops, reconcile_once
+from polybot.bus import subjects
+from polybot.bus.messages import KillSwitch
+from polybot.runtime.clock import now_ms
 from polybot.runtime.lifecycle import ServiceContext
+from polybot.runtime.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class ExecutorService:
@@ -12,11 +35,58 @@ class ExecutorService:
     migration_owners: ClassVar[tuple[str, ...]] = ("exec",)
 
     def __init__(self) -> None:
-        self._started = False
+        self.executor: Executor | None = None
+
+    @staticmethod
+    def preflight(settings: Settings) -> str | None:
+        return mode_problem(settings)
 
     async def run(self, ctx: ServiceContext) -> None:
-        self._started = True
-        await ctx.stopping.wait()
+        bus, pool = ctx.require()
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        async with open_gateway(ctx.settings, bus) as (gateway, extra_loops):
+            ex = Executor(ctx.settings, ctx.metrics, bus=bus, pool=pool, gateway=gateway)
+            self.executor = ex
+            for task in (*TASKS, *(name for name, _ in extra_loops(ex))):
+                ctx.extra_ready[f"task:{task}"] = ex.supervisor.check(task)
+            await ex.load_state()
+            await reconcile_once(ex, "start")
+            await ex.start(lambda e: [*default_loops(e), *extra_loops(e)])
+            try:
+                await ctx.stopping.wait()
+            finally:
+                await ex.stop()
 
     async def status(self) -> dict[str, Any]:
-        return {"started": self._started}
+        if self.executor is None:
+            return {"started": False}
+        return {"started": True, **self.executor.status()}
+
+    def ops_router(self, ctx: ServiceContext) -> APIRouter:
+        router = APIRouter()
+        token = ctx.settings.executor.kill_token
+
+        async def kill(request: Request) -> JSONResponse:
+            if token is None:
+                return JSONResponse({"error": "POST /kill is disabled: set executor.kill_token "
+                                              "(POLYBOT_EXECUTOR__KILL_TOKEN)"}, status_code=403)
+            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+                return JSONResponse({"error": "wrong or missing kill token"}, status_code=401)
+            body: dict[str, Any] = {}
+            with contextlib.suppress(ValueError):
+                parsed = await request.json()
+                body = parsed if isinstance(parsed, dict) else {}
+            clear = body.get("clear") is True
+            reason = str(body.get("reason") or ("cleared over /kill" if clear else "engaged over /kill"))[:200]
+            msg = KillSwitch(engaged=not clear, reason=reason, ts_ms=now_ms())
+            if ctx.bus is not None:
+                await ctx.bus.publish(subjects.CTL_KILL, msg, msg_id=f"kill:{msg.ts_ms}:{msg.engaged}")
+            canceled = 0
+            if self.executor is not None:  # at once, not only when our own subscription hears it back
+                await self.executor.set_kill(msg.engaged, reason)
+                canceled = len(self.executor.orders.by_id)
+            return JSONResponse({"engaged": msg.engaged, "reason": reason, "open_orders": canceled})
+
+        router.add_api_route("/kill", kill, methods=["POST"])
+        return router

@@ -142,6 +142,9 @@ async def serve(service: Service, settings: Settings, port: int, *, stopping: as
     owners = ("audit", *service.migration_owners)
     infra = resolve_infra(settings.nats_url, settings.database_url, settings.state_dir)
     app = build_ops_app(service.name, lambda: readiness(ctx, owners), service.status, ctx.metrics)
+    extra_routes = getattr(service, "ops_router", None)  # a service's own admin routes (the executor's /kill)
+    if extra_routes is not None:
+        app.include_router(extra_routes(ctx))
     async with AsyncExitStack() as stack:
         stack.callback(infra.close)
         await stack.enter_async_context(ops_server(app, settings.ops.host, port))
@@ -180,6 +183,11 @@ def run_service(service: Service, port_of: Callable[[Settings], int]) -> None:
         if problem is None:
             raise
         sys.stderr.write(f"{service.name}: cannot start: {problem}\n")
+        sys.exit(2)
+    preflight = getattr(service, "preflight", None)  # e.g. the executor refusing live mode without both opt-ins
+    refusal = preflight(settings) if preflight is not None else None
+    if refusal is not None:
+        sys.stderr.write(f"{service.name}: cannot start: {refusal}\n")
         sys.exit(2)
     setup_logging(service.name, settings.log_level)
     with contextlib.suppress(KeyboardInterrupt):

@@ -1,0 +1,58 @@
+"""The executor's metrics, by the runbook's names (``orders_placed``, ``orders_filled``,
+``engine_execute_plan_ms`` exporting ``engine_execute_plan_ms_sum`` / ``_count``) and the operator's others."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import Gauge, Histogram
+
+from polybot.runtime.metrics import ExactCounter, Metrics
+
+PLAN_OUTCOMES = ("executed", "partial", "failed", "halted", "superseded", "expired", "stale")
+
+
+@dataclass(frozen=True, slots=True)
+class ExecMetrics:
+    orders_placed: ExactCounter
+    orders_filled: ExactCounter
+    orders_canceled: ExactCounter
+    rejects: ExactCounter
+    plans: ExactCounter
+    execute_plan_ms: Histogram
+    open_orders: Gauge
+    position: Gauge
+    realized_pnl: Gauge
+    unrealized_pnl: Gauge
+    heartbeat_failures: ExactCounter
+    kill_engaged: Gauge
+    halted: Gauge
+    reconcile_fixes: ExactCounter
+
+    @classmethod
+    def register(cls, m: Metrics) -> ExecMetrics:
+        out = cls(
+            orders_placed=m.counter("orders_placed", "Orders the venue accepted (or paper rested)", ["market"]),
+            orders_filled=m.counter("orders_filled", "Fills of our orders (one per trade)", ["market"]),
+            orders_canceled=m.counter("orders_canceled", "Our orders cancelled", ["reason"]),
+            rejects=m.counter("order_rejects", "Order actions refused by the venue or by our risk limits",
+                              ["reason"]),
+            plans=m.counter("exec_plans", "Quote plans handled, by outcome", ["outcome"]),
+            execute_plan_ms=m.histogram("engine_execute_plan_ms", "Time to execute one quote plan (ms)",
+                                        buckets=(1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)),
+            open_orders=m.gauge("open_orders", "Our orders resting now", ["market"]),
+            position=m.gauge("position_shares", "Shares held per token", ["market", "asset_id"]),
+            realized_pnl=m.gauge("pnl_realized_usdc", "Realized PnL, fees included (USDC)"),
+            unrealized_pnl=m.gauge("pnl_unrealized_usdc", "Unrealized PnL at the midpoint (USDC)"),
+            heartbeat_failures=m.counter("heartbeat_failures", "Venue heartbeats that failed"),
+            kill_engaged=m.gauge("kill_switch_engaged", "1 while the kill switch is engaged"),
+            halted=m.gauge("risk_halted", "1 while a risk breach halts the scope", ["scope"]),
+            reconcile_fixes=m.counter("reconcile_fixes", "Differences with the venue corrected", ["kind"]),
+        )
+        for outcome in PLAN_OUTCOMES:
+            out.plans.inc(0, outcome=outcome)
+        for kind in ("orphan", "absent", "confirmed", "matched"):
+            out.reconcile_fixes.inc(0, kind=kind)
+        out.heartbeat_failures.inc(0)
+        out.kill_engaged.set(0)
+        return out

@@ -1,0 +1,157 @@
+"""The executor's loops beside the plans: heartbeat, fills, reconciliation, paper matching.
+
+* **Heartbeat**: while any order of ours rests (and always outside paper), a heartbeat every
+  ``heartbeat_interval_s`` (≤ 5 s) chained by the id the venue answers; if the executor freezes the venue
+  cancels everything 10 s later. A failed heartbeat is counted and retried at once on the next beat with a
+  fresh chain.
+* **Fills**: the venue's trades since the last one seen (with a minute of overlap: a trade is applied once,
+  by id) update ``fills``, ``positions``, the order record and the inventory, and go out as ``OrderFill``
+  and ``MarketPosition``. A trade of an order we do not know is still recorded (it is ours: the key's).
+* **Reconciliation**, at start and every ``reconcile_interval_s``: the venue's open orders are the truth
+  (``polybot.domain.order_sync``): orphans are cancelled, absent records dropped, unknown ones confirmed
+  (and their deferred cancels sent), missed fills picked up by the next fills pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from polybot.app.execute.pipeline import Executor
+from polybot.bus import subjects
+from polybot.bus.messages import OrderFill
+from polybot.domain.inventory import Fill, OversoldError
+from polybot.domain.order_sync import Ours, compare
+from polybot.store import exec_repo
+from polybot.store.exec_repo import FillRow, OrderRow
+from polybot.venue.order_gateway import GatewayError, VenueTrade
+
+log = logging.getLogger(__name__)
+_TRADE_OVERLAP_MS = 60_000
+Loop = Callable[[], Coroutine[Any, Any, None]]
+
+
+async def heartbeat_loop(ex: Executor) -> None:
+    beat_id: str | None = None
+    while True:
+        if ex.orders.by_id or ex.backend != "paper":
+            try:
+                beat_id = await ex.gateway.heartbeat(beat_id)
+            except (GatewayError, OSError, TimeoutError) as exc:
+                ex.m.heartbeat_failures.inc()
+                log.warning("venue heartbeat failed", extra={"error": str(exc)})
+                beat_id = None
+        await asyncio.sleep(ex.cfg.heartbeat_interval_s)
+
+
+async def fills_loop(ex: Executor) -> None:
+    since = 0
+    while True:
+        try:
+            trades = await ex.gateway.trades(max(0, since - _TRADE_OVERLAP_MS))
+        except (GatewayError, OSError, TimeoutError) as exc:
+            log.warning("trades not read", extra={"error": str(exc)})
+            trades = []
+        if trades:
+            await apply_trades(ex, trades)
+            since = max(since, *(t.match_time_ms for t in trades))
+        await asyncio.sleep(ex.cfg.fills_poll_interval_s)
+
+
+async def apply_trades(ex: Executor, trades: list[VenueTrade]) -> int:
+    """Record trades once each; the new ones move orders, inventory and positions. Returns how many were new."""
+    rows = [FillRow(t.trade_id, t.order_id, t.market or ex.market_of_asset.get(t.asset_id, ""), t.asset_id, t.side,
+                    t.price, t.size, t.status, t.match_time_ms, t.fee_usdc) for t in trades]
+    async with ex.pool.acquire() as conn, conn.transaction():
+        new = await exec_repo.record_fills(conn, rows)
+        touched: set[str] = set()
+        order_rows: list[OrderRow] = []
+        for f in new:
+            if f.status == "FAILED":
+                continue
+            try:
+                ex.inventory.apply(Fill(f.fill_id, f.asset_id, f.side, f.price, f.size, f.fee_usdc, f.ts_ms))  # type: ignore[arg-type]
+            except OversoldError as exc:  # our record and the venue disagree: the venue wins at reconciliation
+                log.error("fill sells more than we hold", extra={"fill_id": f.fill_id, "error": str(exc)})
+                continue
+            rec = ex.orders.by_id.get(f.order_id)
+            if rec is not None:
+                after = ex.orders.matched(f.order_id, rec.size_matched + f.size)
+                if after is not None:
+                    order_rows.append(OrderRow(after.order_id, after.market, after.asset_id, after.side, after.price,
+                                               after.size, after.size_matched,
+                                               "matched" if after.remaining <= 0 else "live", ex.backend,
+                                               end_reason="filled" if after.remaining <= 0 else None))
+            touched.add(f.market)
+            ex.m.orders_filled.inc(market=f.market)
+            held = ex.inventory.size(f.asset_id)
+            breach = ex.guard.observe_position(f.market, f.asset_id, held, ex.clock_ms())
+            if breach is not None:
+                log.error("risk limit breached", extra={"reason": breach.reason})
+        await exec_repo.upsert_orders(conn, order_rows)
+        await exec_repo.upsert_positions(conn, [(a, ex.market_of_asset.get(a, ""), h.size, h.cost_usdc,
+                                                 h.realized_usdc, h.fees_usdc)
+                                                for a, h in ex.inventory.holdings.items()
+                                                if ex.market_of_asset.get(a, "") in touched])
+    for f in new:
+        fill = OrderFill(fill_id=f.fill_id, order_id=f.order_id, market=f.market, asset_id=f.asset_id,
+                         side=f.side, price=f.price, size=f.size, status=f.status, ts_ms=f.ts_ms)
+        try:
+            await ex.bus.publish(subjects.order_fill(f.market), fill, msg_id=f"{f.fill_id}:{f.order_id}")
+        except Exception as exc:
+            log.warning("fill not published", extra={"fill_id": f.fill_id, "error": repr(exc)})
+    for market in touched:
+        await ex.publish_position(market)
+        ex.m.open_orders.labels(market=market).set(len(ex.orders.of_market(market)))
+    ex.m.realized_pnl.set(float(ex.inventory.realized_usdc()))
+    return len(new)
+
+
+async def reconcile_once(ex: Executor, why: str) -> dict[str, int]:
+    venue = await ex.gateway.open_orders()
+    now = ex.clock_ms()
+    ours = {o.order_id: Ours(o.size_matched, o.state == "unknown", o.placed_ms) for o in ex.orders.by_id.values()}
+    result = compare(ours, {v.order_id: v.size_matched for v in venue}, now)
+    if result.orphans:
+        await ex.gateway.cancel(list(result.orphans))
+    for oid in result.confirmed:
+        ex.orders.set_state(oid, "live")
+    deferred = [oid for oid in result.confirmed if ex.orders.by_id[oid].cancel_wanted]
+    if deferred:
+        answer = await ex.gateway.cancel(deferred)
+        ex.orders.remove(answer.canceled)
+    for oid, matched in result.matched:
+        ex.orders.matched(oid, matched)
+    gone = ex.orders.remove(result.absent)
+    if gone:
+        async with ex.pool.acquire() as conn:
+            await exec_repo.upsert_orders(conn, [OrderRow(r.order_id, r.market, r.asset_id, r.side, r.price, r.size,
+                                                          r.size_matched, "absent", ex.backend,
+                                                          end_reason="reconcile") for r in gone])
+    counts = {"orphan": len(result.orphans), "absent": len(result.absent), "confirmed": len(result.confirmed),
+              "matched": len(result.matched)}
+    for kind, n in counts.items():
+        if n:
+            ex.m.reconcile_fixes.inc(n, kind=kind)
+    if not result.clean or why != "periodic":
+        log.info("reconciled with the venue", extra={"why": why, **counts})
+    for market in {r.market for r in gone}:
+        await ex.publish_position(market)
+    return counts
+
+
+async def reconcile_loop(ex: Executor) -> None:
+    while True:
+        await asyncio.sleep(ex.cfg.reconcile_interval_s)
+        try:
+            await reconcile_once(ex, "periodic")
+        except (GatewayError, OSError, TimeoutError) as exc:
+            log.warning("reconciliation failed; next time", extra={"error": str(exc)})
+
+
+def default_loops(ex: Executor) -> list[tuple[str, Loop]]:
+    return [("exec-heartbeat", lambda: heartbeat_loop(ex)), ("exec-fills", lambda: fills_loop(ex)),
+            ("exec-reconcile", lambda: reconcile_loop(ex))]
+
