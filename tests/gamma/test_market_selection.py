@@ -107,5 +107,7 @@ def test_info_digest_covers_what_is_published_only() -> None:
     assert market_info_digest(m, selected_for_making=False, missing=True) != base
     assert market_info_digest(m.with_order(replace(m.order, tick_size=Decimal("0.01"))),
                               selected_for_making=False, missing=False) != base
-    for change in ({"version": "v2"}, {"fee_schedule": FEES}, {"fees_enabled": not m.fees_enabled}):
+    for change in ({"version": "v2"}, {"fee_schedule": FEES}, {"fees_enabled": not m.fees_enabled},
+                   {"rewards_max_spread": Decimal("2.5")}, {"rewards_min_size": Decimal(1)},
+                   {"rewards_daily_rate": None}):
         assert market_info_digest(replace(m, **change), selected_for_making=False, missing=False) != base, change

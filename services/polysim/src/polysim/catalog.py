@@ -11,6 +11,11 @@ every Gamma view while its CLOB side stays (the venue's Gamma forgetting a marke
 ``version`` is "v1" (CTF) or "v2" (Protocol V2). V2 markets carry ``position_ids``, and so does every 7th
 generated v1 market, as on the venue: a client must choose by ``version``, not by which ids are present.
 polysim's CLOB trades every market by its ``token_ids`` whatever its version.
+
+Liquidity rewards as the venue lists them: ``rewards_min_size`` (shares), ``rewards_max_spread`` (cents, as
+Gamma's ``rewardsMaxSpread`` and the CLOB's ``rewards.max_spread``: 3.5 means within 0.035 of the midpoint)
+and ``rewards_daily_rate`` (USDC a day); ``None`` when the market pays none. About half the generated markets
+pay rewards (drawn from the seed); a loaded market pays what its recording says.
 """
 
 from __future__ import annotations
@@ -70,6 +75,9 @@ class SimMarket:
     version: str = "v1"
     position_ids: tuple[str, ...] = ()
     delisted: bool = False
+    rewards_min_size: Decimal | None = None
+    rewards_max_spread: Decimal | None = None  # cents
+    rewards_daily_rate: Decimal | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # recorded fields kept verbatim (loaded catalogs)
     tokens: tuple[SimToken, SimToken] = field(init=False)
 
@@ -193,6 +201,7 @@ def generate_catalog(seed: int, n_markets: int, n_events: int, v2_markets: int =
             markets.append(market)
         events.append(event)
     _assign_versions(seed, markets, v2_markets)
+    _assign_rewards(seed, markets)
     return Catalog(events, markets)
 
 
@@ -205,6 +214,32 @@ def _assign_versions(seed: int, markets: list[SimMarket], v2_markets: int) -> No
             m.version = "v2"
         if m.index in v2 or m.index % 7 == 6:
             m.position_ids = position_ids_for(seed, m.index)
+
+
+# The recorded markets' reward programmes: (min size, max spread in cents, daily rate in USDC).
+_REWARDS = ((Decimal(20), Decimal("3.5"), Decimal(1)), (Decimal(50), Decimal("4.5"), Decimal(5)),
+            (Decimal(100), Decimal("3.5"), Decimal(25)), (Decimal(200), Decimal("2.5"), Decimal(100)))
+
+
+def _assign_rewards(seed: int, markets: list[SimMarket]) -> None:
+    # A stream of its own, after every other draw: the catalog's ids and prices do not depend on it.
+    rng = random.Random(f"polysim-rewards:{seed}")
+    for m in markets:
+        if rng.random() < 0.5:
+            m.rewards_min_size, m.rewards_max_spread, m.rewards_daily_rate = _REWARDS[rng.randrange(len(_REWARDS))]
+
+
+def market_rewards(raw: dict[str, Any]) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
+    """(min size, max spread, daily rate) of a recorded Gamma market (``None`` where it pays nothing)."""
+    rates = [Decimal(str(r["rewardsDailyRate"])) for r in raw.get("clobRewards") or ()
+             if isinstance(r, dict) and r.get("rewardsDailyRate") is not None]
+    rate = sum(rates, Decimal(0)) if rates else None
+
+    def positive(key: str) -> Decimal | None:
+        value = raw.get(key)
+        return Decimal(str(value)) if value is not None and Decimal(str(value)) > 0 else None
+
+    return positive("rewardsMinSize"), positive("rewardsMaxSpread"), rate if rate else None
 
 
 def initial_fairs(rng: random.Random, size: int, neg_risk: bool) -> list[float]:
@@ -258,6 +293,7 @@ def _market_of(raw: dict[str, Any], event: SimEvent, index: int, min_size: Decim
     prices = json.loads(raw.get("outcomePrices") or "[]")
     fair = float(prices[0]) if prices else 0.5
     tick = price_units(Decimal(str(raw.get("orderPriceMinTickSize") or "0.01")))
+    rewards = market_rewards(raw)
     return SimMarket(
         index=index, gamma_id=str(raw.get("id", 700000 + index)), condition_id=str(raw["conditionId"]),
         question_id=str(raw.get("questionID", "")), question=str(raw.get("question", "")),
@@ -271,6 +307,7 @@ def _market_of(raw: dict[str, Any], event: SimEvent, index: int, min_size: Decim
         end_date=str(raw.get("endDate", "2030-12-31T12:00:00Z")), description=str(raw.get("description", "")),
         initial_fair=min(0.95, max(0.05, fair if 0 < fair < 1 else 0.5)), version=str(raw.get("version") or "v1"),
         position_ids=_str_list(raw.get("positionIds")), extra=dict(raw),
+        rewards_min_size=rewards[0], rewards_max_spread=rewards[1], rewards_daily_rate=rewards[2],
     )
 
 
@@ -278,6 +315,11 @@ def _str_list(value: Any) -> tuple[str, ...]:
     """A Gamma list field, sent as a JSON string (or, in some recordings, as a list)."""
     items = json.loads(value) if isinstance(value, str) and value else value
     return tuple(str(v) for v in items or ())
+
+
+def pays_rewards(market: SimMarket) -> bool:
+    """The market has a reward programme (a size floor, a spread ceiling and a daily rate)."""
+    return None not in (market.rewards_min_size, market.rewards_max_spread, market.rewards_daily_rate)
 
 
 def tick_of(market: SimMarket) -> Decimal:

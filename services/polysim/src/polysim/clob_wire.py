@@ -88,7 +88,7 @@ def clob_market(market: SimMarket, book: MarketBook | None) -> dict[str, Any]:
         "neg_risk_request_id": market.question_id if market.neg_risk else "",
         "icon": "",
         "image": "",
-        "rewards": {"rates": None, "min_size": 0, "max_spread": 0},
+        "rewards": clob_rewards(market),
         "is_50_50_outcome": False,
         "tokens": [
             {"token_id": t.token_id, "outcome": t.outcome, "price": token_price(market, book, t.index),
@@ -97,6 +97,15 @@ def clob_market(market: SimMarket, book: MarketBook | None) -> dict[str, Any]:
         ],
         "tags": [label for _, label, _ in event.tags],
     }
+
+
+def clob_rewards(market: SimMarket) -> dict[str, Any]:
+    """The CLOB's ``rewards`` object: ``{rates, min_size, max_spread}`` (cents), as recorded."""
+    size, spread, rate = market.rewards_min_size, market.rewards_max_spread, market.rewards_daily_rate
+    if size is None or spread is None or rate is None:
+        return {"rates": None, "min_size": 0, "max_spread": 0}
+    return {"rates": [{"asset_address": USDC_E, "rewards_daily_rate": number(rate)}], "min_size": number(size),
+            "max_spread": number(spread)}
 
 
 def simplified_market(market: SimMarket, book: MarketBook | None) -> dict[str, Any]:

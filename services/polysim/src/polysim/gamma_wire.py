@@ -7,6 +7,9 @@ from a recorded catalog starts from its recorded fields and only the simulated o
 Since 2026 markets also carry ``version`` ("v1"/"v2"), ``positionIds`` (a JSON string, on v2 and some v1
 markets) and, when fees are charged, ``feesEnabled: true`` with a ``feeSchedule``. Delisted markets are left
 out of their event (``listed_markets``).
+
+A market paying liquidity rewards carries ``rewardsMinSize``, ``rewardsMaxSpread`` (cents) and one
+``clobRewards`` entry with its ``rewardsDailyRate``, as recorded; one that pays none: ``[]``, ``0``, ``0``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import json
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from polysim.clob_wire import number, token_price
+from polysim.clob_wire import USDC_E, number, token_price
 from polysim.units import units_decimal
 
 if TYPE_CHECKING:
@@ -147,7 +150,7 @@ def gamma_market(market: SimMarket, book: MarketBook | None, nested: bool = Fals
         "ready": False, "funded": False,
         "acceptingOrdersTimestamp": market.start_date if market.accepting_orders else None,
         "cyom": False, "competitive": 0.9, "pagerDutyNotificationEnabled": False, "approved": True,
-        "clobRewards": [], "rewardsMinSize": 0, "rewardsMaxSpread": 0, "spread": spread if spread is not None else 1,
+        **rewards_fields(market), "spread": spread if spread is not None else 1,
         "lastTradePrice": ltp, "bestBid": best_bid if best_bid is not None else 0,
         "bestAsk": best_ask if best_ask is not None else 1, "automaticallyActive": True, "clearBookOnStart": True,
         "showGmpSeries": False, "showGmpOutcome": False, "manualActivation": False, "negRiskOther": False,
@@ -159,6 +162,19 @@ def gamma_market(market: SimMarket, book: MarketBook | None, nested: bool = Fals
         body["feeSchedule"] = schedule
     body["requiresTranslation"] = False
     return body
+
+
+def rewards_fields(market: SimMarket) -> dict[str, Any]:
+    """``clobRewards``, ``rewardsMinSize``, ``rewardsMaxSpread`` of a market (a recording's entries kept)."""
+    size, spread, rate = market.rewards_min_size, market.rewards_max_spread, market.rewards_daily_rate
+    if size is None or spread is None or rate is None:
+        return {"clobRewards": [], "rewardsMinSize": 0, "rewardsMaxSpread": 0}
+    recorded = market.extra.get("clobRewards")
+    entries = recorded if recorded else [{
+        "id": str(80000 + market.index), "conditionId": market.condition_id, "assetAddress": USDC_E,
+        "rewardsAmount": 0, "rewardsDailyRate": number(rate), "startDate": market.start_date[:10],
+        "endDate": "2500-12-31"}]
+    return {"clobRewards": entries, "rewardsMinSize": number(size), "rewardsMaxSpread": number(spread)}
 
 
 def _price_str(value: int | float) -> str:

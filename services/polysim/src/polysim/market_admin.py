@@ -27,7 +27,10 @@ _FIELDS = {
     "endDate": "end_date", "end_date_iso": "end_date", "description": "description", "slug": "slug",
     "negRisk": "neg_risk", "neg_risk": "neg_risk", "version": "version",
     "orderMinSize": "min_order_size", "minimum_order_size": "min_order_size", "min_order_size": "min_order_size",
+    "rewardsMinSize": "rewards_min_size", "rewardsMaxSpread": "rewards_max_spread",
+    "rewardsDailyRate": "rewards_daily_rate",
 }
+_REWARD_ATTRS = ("rewards_min_size", "rewards_max_spread", "rewards_daily_rate")  # a number, or null: none
 _TICK_FIELDS = ("orderPriceMinTickSize", "minimum_tick_size", "tick_size")
 
 
@@ -48,6 +51,8 @@ def patch_market(engine: Engine, condition_id: str, patch: dict[str, Any], ts: i
         attr = _FIELDS[key]
         if attr == "min_order_size":
             value = Decimal(str(value))
+        elif attr in _REWARD_ATTRS:
+            value = _reward_value(key, value)
         elif attr == "version":
             if value not in ("v1", "v2"):
                 raise PatchError("version must be v1 or v2")
@@ -64,6 +69,20 @@ def patch_market(engine: Engine, condition_id: str, patch: dict[str, Any], ts: i
             if order.market is market and order.status == "LIVE":
                 engine._cancel_order(order, ts)
     engine.wire.flush()
+
+
+def _reward_value(key: str, value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise PatchError(f"{key} must be a number or null")
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError as exc:
+        raise PatchError(f"{key} must be a number or null") from exc
+    if not amount.is_finite() or amount <= 0:
+        raise PatchError(f"{key} must be positive (null: no rewards)")
+    return amount
 
 
 def change_tick(engine: Engine, condition_id: str, new_tick: int, ts: int) -> None:

@@ -160,5 +160,6 @@ def market_info_digest(market: MarketRecord, *, selected_for_making: bool, missi
             market.active, market.closed, market.accepting_orders, market.enable_order_book,
             _iso(market.end_date), selected_for_making, missing, market.version, market.fees_enabled,
             market.fee_schedule.digest_parts() if market.fee_schedule is not None else None,
+            _dec(market.rewards_max_spread), _dec(market.rewards_min_size), _dec(market.rewards_daily_rate),
         ]
     )

@@ -66,6 +66,9 @@ def market_info(p: PendingInfo, ts_ms: int) -> MarketInfo:
         fee_schedule=None if fees is None else FeeScheduleInfo(exponent=fees.exponent, rate=fees.rate,
                                                                taker_only=fees.taker_only,
                                                                rebate_rate=fees.rebate_rate),
+        rewards_max_spread=m.rewards_max_spread,
+        rewards_min_size=m.rewards_min_size,
+        rewards_daily_rate=m.rewards_daily_rate,
     )
 
 
