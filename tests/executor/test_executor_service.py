@@ -5,6 +5,7 @@ open order at polysim within 2 s; live mode without both opt-ins refuses to star
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import time
@@ -166,3 +167,71 @@ def test_live_mode_without_both_opt_ins_refuses_to_start(tmp_path: Path) -> None
     assert res.returncode == 2 and len(lines) == 1 and "Traceback" not in res.stderr, res.stderr[-1500:]
     assert "live confirmation" in lines[0] and "POLYBOT_CONFIRM_LIVE" in lines[0]
     assert "22222222" not in res.stderr  # the key is never echoed
+
+
+async def test_the_cli_doors_cancel_all_and_kill_reach_a_running_executor(
+        infra: Infra, database_url: str, bus: Bus, tmp_path: Path) -> None:
+    async with running_sim(seed=7, n_markets=2) as sim, httpx.AsyncClient() as http:
+        sim.freeze()
+        signer = Account.create()
+        env = sim_environment(sim.url, sim.gamma_url, sim.url.replace("http://", "ws://", 1))
+        me = await AsyncSecureClient.create(private_key=signer.key.hex(), wallet=signer.address, environment=env)
+        sim.fund(me.credentials.key, usdc="1000")
+        port = free_port()
+        settings = Settings(
+            mode="sim", private_key=SecretStr(signer.key.hex()), nats_url=infra.nats_url, database_url=database_url,
+            state_dir=tmp_path, ops=OpsPorts(executor=port),
+            executor=ExecutorSettings(clob_url=sim.url, ws_user_url=sim.ws_user_url, gamma_url=sim.gamma_url))
+        await _clear_kill(bus)
+        stopping = asyncio.Event()
+        task = asyncio.create_task(serve(ExecutorService(), settings, port, stopping=stopping))
+        base = f"http://127.0.0.1:{port}"
+
+        async def ready() -> bool:
+            try:
+                return (await http.get(f"{base}/readyz")).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        async def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            return await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "polybot.cli", *args,
+                                                            "--nats-url", infra.nats_url], capture_output=True,
+                                           text=True, timeout=60, check=False, cwd=tmp_path)
+
+        try:
+            await until(ready, 30, "the executor ready")
+            market = sim.condition_ids()[0]
+            yes, no = sim.token_ids(market)
+            ticks = (await http.get(f"{sim.url}/tick-size", params={"token_id": yes})).json()
+            tick = D(str(ticks["minimum_tick_size"]))
+            bid_y, bid_n = (D(sim.book(t)["bids"][-1]["price"]) - 2 * tick for t in (yes, no))
+            first = plan(20, market, [(yes, "BUY", bid_y), (no, "BUY", bid_n)], tick=tick)
+            await bus.publish(subjects.quote_plan(market), first, msg_id=first.plan_id)
+            await until(lambda: _venue_has(sim, 2), 10, "two orders resting")
+            done = await cli("cancel-all", "--reason", "drill", "--json")
+            assert done.returncode == 0, done.stderr
+            (answer,) = json.loads(done.stdout)["executors"]
+            assert answer["canceled"] == 2 and answer["open_orders"] == 0 and await venue_open(sim) == 0
+
+            second = plan(21, market, [(yes, "BUY", bid_y), (no, "BUY", bid_n)], tick=tick)
+            await bus.publish(subjects.quote_plan(market), second, msg_id=second.plan_id)
+            await until(lambda: _venue_has(sim, 2), 10, "two orders resting again")
+            t0 = time.monotonic()
+            killed = await cli("kill", "--reason", "drill from the CLI")
+            assert killed.returncode == 0 and "ENGAGED" in killed.stdout, killed.stderr
+            await until(lambda: _venue_has(sim, 0), 2, "zero open orders after polybot kill")
+            assert time.monotonic() - t0 < 4  # the process start included
+            status = (await http.get(f"{base}/status")).json()
+            assert status["kill"] == {**status["kill"], "engaged": True, "reason": "drill from the CLI"}
+            cleared = await cli("kill", "--clear", "--json")
+            assert cleared.returncode == 0 and json.loads(cleared.stdout)["engaged"] is False
+
+            async def released() -> bool:
+                return (await http.get(f"{base}/status")).json()["kill"]["engaged"] is False
+
+            await until(released, 5, "the kill switch cleared")
+        finally:
+            stopping.set()
+            await asyncio.wait_for(task, 30)
+            await me.close()
+            await _clear_kill(bus)

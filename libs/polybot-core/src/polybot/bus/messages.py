@@ -278,6 +278,23 @@ class KillSwitch(_Msg):
     ts_ms: int
 
 
+class CancelAllRequest(_Msg):
+    """Ask every executor to cancel its orders now (of ``market``, or all); each answers ``CancelAllDone``."""
+
+    type: Literal["ctl.cancel_all"] = "ctl.cancel_all"
+    market: str | None = None
+    reason: str = "operator"
+    ts_ms: int
+
+
+class CancelAllDone(_Msg):
+    type: Literal["ctl.cancel_all.done"] = "ctl.cancel_all.done"
+    executor: str
+    canceled: int
+    open_orders: int  # what still rests after it (0 unless the venue refused some)
+    error: str | None = None
+
+
 class ResyncRequest(_Msg):
     type: Literal["ctl.resync"] = "ctl.resync"
     asset_id: str
@@ -301,6 +318,8 @@ BusMessage = Annotated[
     | OrderAck
     | OrderFill
     | KillSwitch
+    | CancelAllRequest
+    | CancelAllDone
     | ResyncRequest
     | Heartbeat,
     Field(discriminator="type"),

@@ -82,6 +82,7 @@ def position(condition_id: str) -> str:
 # --- control (core NATS, not persisted) ------------------------------------------------------------------------
 CTL_ALL = f"{PREFIX}.ctl.>"
 CTL_KILL = f"{PREFIX}.ctl.kill"
+CTL_CANCEL_ALL = f"{PREFIX}.ctl.cancel_all"  # request/reply: every executor cancels and answers how many
 CTL_RESYNC_ALL = f"{PREFIX}.ctl.resync.*"  # the ingestor listens here for ResyncRequest
 
 

@@ -28,8 +28,10 @@ from polybot.app.execute.metrics import ExecMetrics
 from polybot.app.execute.plan_run import MarketTerms, PlanRun, PlanRunner
 from polybot.bus import subjects
 from polybot.bus.client import Bus
-from polybot.bus.codec import DecodeError, decode
+from polybot.bus.codec import DecodeError, decode, encode
 from polybot.bus.messages import (
+    CancelAllDone,
+    CancelAllRequest,
     KillSwitch,
     MarketInfo,
     MarketPosition,
@@ -103,6 +105,7 @@ class Executor:
                                              deliver_policy=DeliverPolicy.LAST_PER_SUBJECT))
         self._subs.append(await js.subscribe(subjects.CTL_KILL, cb=self._on_kill_msg, ordered_consumer=True,
                                              deliver_policy=DeliverPolicy.LAST_PER_SUBJECT))
+        self._subs.append(await self.bus.nc.subscribe(subjects.CTL_CANCEL_ALL, cb=self._on_cancel_all))
         self.supervisor.start("exec-plans", lambda: self.bus.consume(
             subjects.QUOTE_PLAN_ALL, PLAN_DURABLE, self._on_plan, deliver_policy=DeliverPolicy.NEW,
             stop=self._stopping))
@@ -115,7 +118,8 @@ class Executor:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(w, 5)
         if self.cfg.cancel_all_on_stop:
-            await self.cancel_everything("shutdown")
+            with contextlib.suppress(GatewayError):
+                await self.cancel_everything("shutdown")
         await self.supervisor.stop()
         for sub in self._subs:
             with contextlib.suppress(Exception):
@@ -260,6 +264,24 @@ class Executor:
         if isinstance(m, KillSwitch):
             await self.set_kill(m.engaged, m.reason)
 
+    async def _on_cancel_all(self, msg: Msg) -> None:
+        """``polybot cancel-all``: cancel now and answer how many (request/reply on core NATS)."""
+        try:
+            req = decode(msg.data)
+        except DecodeError:
+            return
+        if not isinstance(req, CancelAllRequest):
+            return
+        error = None
+        try:
+            canceled = await self.cancel_everything(f"cancel_all: {req.reason}", market=req.market)
+        except Exception as exc:  # the operator must hear why, not a timeout
+            canceled, error = 0, f"{type(exc).__name__}: {exc}"
+        left = len(self.orders.by_id if req.market is None else self.orders.of_market(req.market))
+        if msg.reply:
+            done = CancelAllDone(executor=self.gateway.name, canceled=canceled, open_orders=left, error=error)
+            await self.bus.nc.publish(msg.reply, encode(done))
+
     async def set_kill(self, engaged: bool, reason: str) -> None:
         """Engage (cancel everything, hold every market) or clear the kill switch."""
         was = self.kill.engaged
@@ -267,19 +289,22 @@ class Executor:
         self.m.kill_engaged.set(1 if engaged else 0)
         if engaged:
             log.warning("kill switch engaged: cancelling every order", extra={"reason": reason})
-            await self.cancel_everything("kill_switch")
+            with contextlib.suppress(GatewayError):  # logged; the heartbeat lapse cancels at the venue anyway
+                await self.cancel_everything("kill_switch")
         elif was:
             log.warning("kill switch cleared", extra={"reason": reason})
 
-    async def cancel_everything(self, reason: str) -> int:
-        """Cancel every order of ours at the venue (the venue's cancel-all, then what we still know of)."""
+    async def cancel_everything(self, reason: str, market: str | None = None) -> int:
+        """Cancel every order of ours at the venue (of ``market``, or all): the venue's cancel-all, then
+        whatever we still had recorded is dropped (the venue no longer has it)."""
         try:
-            answer = await self.gateway.cancel_all()
+            answer = await self.gateway.cancel_all(market)
         except GatewayError as exc:
             log.error("cancel-all failed", extra={"reason": reason, "error": str(exc)})
-            return 0
+            raise
         gone = self.orders.remove(answer.canceled)
-        rest = self.orders.remove([o.order_id for o in list(self.orders.by_id.values())])
+        rest = self.orders.remove([o.order_id for o in list(self.orders.by_id.values())
+                                   if market is None or o.market == market])
         rows = [OrderRow(r.order_id, r.market, r.asset_id, r.side, r.price, r.size, r.size_matched, "canceled",
                          self.backend, end_reason=reason) for r in [*gone, *rest]]
         async with self.pool.acquire() as conn:
