@@ -77,6 +77,9 @@ def _sim_env(settings: Settings) -> dict[str, str]:
         "POLYBOT_INGESTOR__CLOB_WS_URL": f"ws://{settings.sim.host}:{settings.sim.port}/ws/market",
         "POLYBOT_GAMMA__GAMMA_URL": f"{base}/gamma",
         "POLYBOT_GAMMA__CLOB_URL": base,
+        "POLYBOT_EXECUTOR__CLOB_URL": base,
+        "POLYBOT_EXECUTOR__WS_USER_URL": f"ws://{settings.sim.host}:{settings.sim.port}/ws/user",
+        "POLYBOT_EXECUTOR__GAMMA_URL": f"{base}/gamma",
     }
 
 
