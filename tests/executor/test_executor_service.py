@@ -235,3 +235,63 @@ async def test_the_cli_doors_cancel_all_and_kill_reach_a_running_executor(
             await asyncio.wait_for(task, 30)
             await me.close()
             await _clear_kill(bus)
+
+
+async def test_a_restart_after_a_crash_cancels_orders_it_never_recorded_and_keeps_those_it_did(
+        infra: Infra, database_url: str, bus: Bus, tmp_path: Path) -> None:
+    """A crash between the venue's acceptance and our write leaves an order nobody asked for: reconciliation at
+    start finds it at the venue and cancels it; an order recorded before the crash is loaded and kept."""
+    from polybot.store import exec_repo
+    from polybot.store.exec_repo import OrderRow
+    from polybot.store.migrate import apply_migrations
+    from polybot.store.pool import create_pool
+    from polybot.venue.clob_gateway import ClobGateway
+    from polybot.venue.order_gateway import OrderRequest
+
+    async with running_sim(seed=9, n_markets=2) as sim, httpx.AsyncClient() as http:
+        sim.freeze()
+        signer = Account.create()
+        env = sim_environment(sim.url, sim.gamma_url, sim.url.replace("http://", "ws://", 1))
+        me = await AsyncSecureClient.create(private_key=signer.key.hex(), wallet=signer.address, environment=env)
+        sim.fund(me.credentials.key, usdc="1000")
+        market = sim.condition_ids()[0]
+        yes = sim.token_ids(market)[0]
+        ticks = (await http.get(f"{sim.url}/tick-size", params={"token_id": yes})).json()
+        tick = D(str(ticks["minimum_tick_size"]))
+        bid = D(sim.book(yes)["bids"][-1]["price"])
+        gw = ClobGateway(me)  # "the executor before the crash"
+        kept, orphan = await gw.place([OrderRequest("k", market, yes, "BUY", bid - 2 * tick, D(5), tick),
+                                       OrderRequest("o", market, yes, "BUY", bid - 3 * tick, D(5), tick)])
+        assert kept.order_id and orphan.order_id and await venue_open(sim) == 2
+        pool = await create_pool(database_url)
+        try:
+            await apply_migrations(pool, ("audit", "exec"))
+            async with pool.acquire() as conn:  # only the first one was written before the crash
+                await exec_repo.upsert_orders(conn, [OrderRow(kept.order_id, market, yes, "BUY", bid - 2 * tick, D(5),
+                                                              D(0), "live", "sim", plan_id="before-crash")])
+        finally:
+            await pool.close()
+        port = free_port()
+        settings = Settings(
+            mode="sim", private_key=SecretStr(signer.key.hex()), nats_url=infra.nats_url, database_url=database_url,
+            state_dir=tmp_path, ops=OpsPorts(executor=port),
+            executor=ExecutorSettings(clob_url=sim.url, ws_user_url=sim.ws_user_url, gamma_url=sim.gamma_url,
+                                      cancel_all_on_stop=False))
+        await _clear_kill(bus)
+        stopping = asyncio.Event()
+        task = asyncio.create_task(serve(ExecutorService(), settings, port, stopping=stopping))
+        try:
+            async def only_kept() -> bool:
+                listed = {o.order_id for o in await gw.open_orders(market)}
+                return listed == {kept.order_id}
+
+            await until(only_kept, 20, "the orphan cancelled, the recorded order kept")
+            status = (await http.get(f"http://127.0.0.1:{port}/status")).json()
+            assert status["open_orders"] == 1
+            metrics = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+            assert 'reconcile_fixes{kind="orphan"} 1.0' in metrics
+        finally:
+            stopping.set()
+            await asyncio.wait_for(task, 30)
+            await gw.cancel_all()
+            await me.close()
