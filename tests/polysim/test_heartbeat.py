@@ -36,9 +36,11 @@ async def test_orders_are_cancelled_after_the_timeout_without_heartbeat(sim: Run
 
     first = await trader("post_heartbeat", "")
     assert first["status"] == "ok" and first["heartbeat_id"]
-    for _ in range(4):  # heartbeats inside the timeout keep the orders alive
+    sent = [first["heartbeat_id"]]
+    for _ in range(4):  # heartbeats inside the timeout keep the orders alive; each answers the next id
         await asyncio.sleep(0.3)
-        assert (await trader("post_heartbeat", first["heartbeat_id"]))["heartbeat_id"] == first["heartbeat_id"]
+        sent.append((await trader("post_heartbeat", sent[-1]))["heartbeat_id"])
+    assert len(set(sent)) == len(sent)
     assert len(await trader("get_open_orders")) == 2
 
     await asyncio.sleep(1.0)  # silence past the timeout

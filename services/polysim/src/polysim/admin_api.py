@@ -1,6 +1,7 @@
 """The market side's ``/_sim`` admin routes (tests, demos, chaos drills). Never part of the venue's API.
 
-* ``GET /_sim/state``: seed, clock, counts.
+* ``GET /_sim/state``: seed, clock, counts, and ``"open_orders": {api_key: n}``, the live orders of every API key
+  that ever placed one (an outside view of what the venue holds, for tests and drills).
 * ``POST /_sim/markets/{condition_id}``: a JSON patch of market fields, Gamma or CLOB names (``question``,
   ``closed``, ``active``, ``acceptingOrders``, ``orderMinSize``, ``orderPriceMinTickSize``, ``version``…);
   changes the Gamma and CLOB views together. Answers the CLOB market object.
@@ -19,6 +20,12 @@
   websocket books, ``price_change`` entries, REST ``/book`` — as the venue did four times (400 for another
   name); ``clear`` goes back to F10. ``clear`` runs first, so ``{"clear": true, "hash_layout": "F6"}`` is a
   clean F6. ``GET /_sim/faults`` shows the pending ones and the current ``hash_layout``.
+  Trading faults of the matching engine, in the same body:
+  ``"engine_restart": {"in_s": 0, "down_s": 90, "post_only_s": 120}`` schedules a restart (``in_s`` from now):
+  for ``down_s`` every order and cancel request is answered HTTP 425, then for ``post_only_s`` only post-only
+  orders and cancels are accepted (``engine_restart``); ``"engine_restart": null`` calls it off.
+  ``"fail_next_trades": n``: the next n trades of accounts settle MATCHED → RETRYING → FAILED instead of
+  MINED → CONFIRMED, and a failed trade's balances are taken back. ``clear`` ends both.
   ``"inject_frames": ["<raw text>", …]`` (a chaos drill for hostile input) sends those texts, in order and
   byte for byte, to every connected market websocket through its own queue — so they arrive between the
   real events, never folded into a batch, even while ``silent_s`` holds data back; the answer's
@@ -38,10 +45,12 @@ from fastapi.responses import JSONResponse
 from polysim.clob_wire import clob_market
 from polysim.gamma_admin import build_gamma_admin_router
 from polysim.market_admin import PatchError, change_tick, patch_market
+from polysim.trading_state import state_of
 from polysim.units import price_units
 
 if TYPE_CHECKING:
     from polysim.context import SimContext
+    from polysim.engine import Engine
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -54,8 +63,28 @@ def apply_faults(ctx: SimContext, changes: dict[str, Any]) -> dict[str, Any]:
     faults = engine.faults
     done: dict[str, Any] = {}
     now = ctx.clock.now_ms()
+    trading = state_of(ctx)
     if changes.get("clear"):
         faults.clear()
+        trading.restart.clear()
+        engine.ledger.fail_next = 0
+    if "engine_restart" in changes:
+        restart = changes["engine_restart"]
+        if restart is None:
+            trading.restart.clear()
+        elif isinstance(restart, dict) and set(restart) <= {"in_s", "down_s", "post_only_s"}:
+            try:
+                times = [float(restart.get(k, d)) for k, d in (("in_s", 0), ("down_s", 90), ("post_only_s", 120))]
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"engine_restart: {exc}") from exc
+            trading.restart.schedule(ctx.clock.now_ms(), *times)
+        else:
+            raise ValueError("engine_restart: expected null or {in_s, down_s, post_only_s}")
+    if "fail_next_trades" in changes:
+        count = changes["fail_next_trades"]
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError("fail_next_trades must be a count >= 0")
+        engine.ledger.fail_next = count
     if "inject_frames" in changes:
         texts = changes["inject_frames"]
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
@@ -103,7 +132,15 @@ def fault_state(ctx: SimContext) -> dict[str, Any]:
         "gamma_cursor_stuck": faults.gamma_cursor_stuck,
         "hash_layout": faults.hash_layout,
         "market_sockets": len(ctx.hub.subscribers) if ctx.hub is not None else 0,
+        "engine_restart": state_of(ctx).restart.view(ctx.clock.now_ms()),
+        "fail_next_trades": ctx.engine.ledger.fail_next,
     }
+
+
+def open_orders(engine: Engine) -> dict[str, int]:
+    """Live orders per API key (every key that placed an order, zeros included)."""
+    return {owner: sum(1 for o in orders.values() if o.status == "LIVE")
+            for owner, orders in engine.orders_by_owner.items()}
 
 
 def _known(ctx: SimContext, asset_id: str) -> str:
@@ -124,6 +161,7 @@ def build_admin_router(ctx: SimContext) -> APIRouter:
             "books": len(engine.books), "accounts": len(engine.accounts),
             "market_messages_sent": ctx.hub.sent if ctx.hub is not None else 0,
             "process_cpu_s": round(time.process_time(), 3),
+            "open_orders": open_orders(engine),
         })
 
     async def patch(condition_id: str, request: Request) -> JSONResponse:

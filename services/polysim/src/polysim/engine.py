@@ -52,8 +52,10 @@ FAK_UNMATCHED = (
     "no orders found to match with FAK order. FAK orders are partially filled or killed if no match is found."
 )
 MARKET_CLOSED = "the market is not accepting orders"
-NOT_FOUND = "order not found"
-NOT_LIVE = "order is not live (already canceled or matched)"
+# The documented ``not_canceled`` reasons ("Order not found", "Order already canceled", "Order already matched").
+NOT_FOUND = "Order not found"
+ALREADY_CANCELED = "Order already canceled"
+ALREADY_MATCHED = "Order already matched"
 
 
 class Driver(Protocol):
@@ -124,6 +126,8 @@ class Engine:
             self.driver.advance(now_ms)
         self.now_ms = now_ms
         for trade, when in self.ledger.advance(now_ms):
+            if trade.status == "FAILED":
+                self._revert(trade)
             self._trade_event(trade, when)
         while self._expiries and self._expiries[0][0] <= now_ms:
             due, oid = heapq.heappop(self._expiries)
@@ -227,7 +231,7 @@ class Engine:
             return PlaceResult(False, NOT_ENOUGH_BALANCE, "UNMATCHED")
         book = self.book(market.condition_id)
         sim = SimOrder(order.order_id, order.owner, order.maker_address, market, token.index, order.side, price,
-                       size, order.order_type, order.expiration_s, ts // 1000)
+                       size, order.order_type, order.expiration_s, ts // 1000, live_until_s=order.live_until_s)
         available = crossable(book, sim.book_bid, sim.book_price, size)
         if order.post_only and available > 0:
             return PlaceResult(False, POST_ONLY_CROSSES, "UNMATCHED")
@@ -263,7 +267,7 @@ class Engine:
         lvl.entries.append(Entry(order, order.remaining))
         side.touched(lvl)
         if order.order_type == "GTD" and order.expiration_s:
-            heapq.heappush(self._expiries, (order.expiration_s * 1000, order.order_id))
+            heapq.heappush(self._expiries, ((order.live_until_s or order.expiration_s) * 1000, order.order_id))
         self._level_changed(book, order.book_bid, order.book_price, ts)
 
     def _level_changed(self, book: MarketBook, book_bid: bool, book_price: int, ts: int) -> None:
@@ -281,7 +285,7 @@ class Engine:
             if order is None:
                 failed[oid] = NOT_FOUND
             elif order.status != "LIVE":
-                failed[oid] = NOT_LIVE
+                failed[oid] = ALREADY_MATCHED if order.status == "MATCHED" else ALREADY_CANCELED
             else:
                 self._cancel_order(order, ts)
                 canceled.append(oid)
@@ -359,6 +363,7 @@ class Engine:
         Returns (given, received, trade id or ""); emits the trade on the market channel, records it when an
         account took part, and tells makers' owners about their fills.
         """
+        before = self._holdings_before(book, order, taker) if self.ledger.fail_next > 0 else None
         fills = walk(book, order, size, self.accounts)
         if not fills:
             return 0, 0, ""
@@ -378,6 +383,8 @@ class Engine:
         if owners:
             trade_id = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
             trade = build_trade(trade_id, book.market, order, taker, fills, owners, ts, self.config.fee_rate_bps)
+            if before is not None:
+                trade.reverts = self._moved(book.market, before, owners)
             self.ledger.add(trade, ts)
             if taker is not None:
                 taker.trade_ids.append(trade_id)
@@ -388,3 +395,36 @@ class Engine:
                     f.maker.trade_ids.append(trade_id)
                 self._order_event("UPDATE", f.maker, ts)
         return paid, got, trade_id
+
+    # ---- failing settlements (a fault) ------------------------------------------------------------------
+
+    def _holding(self, owner: str, market: SimMarket) -> tuple[int, int, int]:
+        acct = self.accounts[owner]
+        return acct.usdc, acct.shares(market.token_ids[0]), acct.shares(market.token_ids[1])
+
+    def _holdings_before(self, book: MarketBook, order: SimOrder, taker: SimOrder | None
+                         ) -> dict[str, tuple[int, int, int]]:
+        """Holdings of every account a match on ``book`` could touch (only while a failure is armed)."""
+        opposite = book.side(not order.book_bid)
+        owners = {e.order.owner for lvl in opposite.levels.values() for e in lvl.entries if e.order is not None}
+        if taker is not None:
+            owners.add(taker.owner)
+        return {o: self._holding(o, book.market) for o in owners}
+
+    def _moved(self, market: SimMarket, before: dict[str, tuple[int, int, int]], owners: set[str]
+               ) -> tuple[tuple[str, int, int, int], ...]:
+        moved = []
+        for owner in sorted(owners):
+            old, new = before.get(owner), self._holding(owner, market)
+            if old is not None:
+                moved.append((owner, new[0] - old[0], new[1] - old[1], new[2] - old[2]))
+        return tuple(moved)
+
+    def _revert(self, trade: TradeRecord) -> None:
+        """A FAILED settlement moved nothing on chain: give the accounts back what the match moved."""
+        market = self.catalog.by_condition[trade.market]
+        for owner, usdc, first, second in trade.reverts:
+            acct = self.accounts[owner]
+            acct.usdc -= usdc
+            acct.add_shares(market.token_ids[0], -first)
+            acct.add_shares(market.token_ids[1], -second)

@@ -13,9 +13,8 @@ NOTE from the trading side (H1b), additive changes — please implement in the e
     simulated delay is fine) and keep ``TradeView.status`` current in ``trades()``; the user channel forwards
     each event as-is. ``transaction_hash`` may stay ""; the trading side then derives one from the trade id.
   * ``trades(owner)`` should return trades where ``owner`` is the taker or any maker, oldest first.
-  * Optional ``trade(trade_id) -> TradeView | None`` (not in the Protocol): when the engine has it, the POST /order
-    answer takes ``transactionsHashes`` from it; without it they are derived from the trade ids (as /data/trades
-    does for trades with an empty ``transaction_hash``).
+  * Optional ``trade(trade_id) -> TradeView | None`` (not in the Protocol). (POST /order answers carry only
+    ``tradeIDs`` since 2026-07-24; /data/trades derives a hash for trades with an empty ``transaction_hash``.)
   * ``place`` errors: use the venue's messages, e.g. "not enough balance / allowance",
     "invalid post-only order: order crosses book",
     "order couldn't be fully filled. FOK orders are fully filled or killed.",
@@ -64,6 +63,7 @@ class NewOrder:
     order_type: OrderType
     post_only: bool
     expiration_s: int  # 0 = none (GTD sets it)
+    live_until_s: int = 0  # GTD: when it leaves the book (the stated expiration less the security threshold)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,8 @@
         sim.patch_market(sim.condition_ids()[0], closed=True)
         sim.fund(api_key, usdc="500", positions={token: "100"})
         event = sim.add_event(3, neg_risk=True); sim.delist(cid); sim.gamma_cursor_stuck(True)
+        sim.restart_engine(down_s=90, post_only_s=120)  # 425 on orders and cancels, then post-only
+        sim.fail_next_trades(1); sim.open_orders()      # {api_key: live orders}
 
 ``running_sim`` serves on 127.0.0.1 with an OS-chosen port inside the current event loop and starts in well
 under a second. ``SimProcess`` runs ``python -m polysim`` and waits for ``GET /time``.
@@ -34,7 +36,7 @@ from typing import Any
 
 import httpx
 
-from polysim.admin_api import apply_faults
+from polysim.admin_api import apply_faults, open_orders
 from polysim.app import build_app
 from polysim.catalog import SimEvent
 from polysim.clob_wire import book_json
@@ -156,6 +158,18 @@ class RunningSim(SimUrls):
 
     def clear_faults(self) -> None:
         apply_faults(self.ctx, {"clear": True})
+
+    def restart_engine(self, down_s: float = 90, post_only_s: float = 120, in_s: float = 0) -> None:
+        """The matching engine restarts in ``in_s``: 425 for ``down_s``, then ``post_only_s`` of post-only."""
+        apply_faults(self.ctx, {"engine_restart": {"in_s": in_s, "down_s": down_s, "post_only_s": post_only_s}})
+
+    def fail_next_trades(self, n: int = 1) -> None:
+        """The next ``n`` trades of accounts settle MATCHED → RETRYING → FAILED (balances given back)."""
+        apply_faults(self.ctx, {"fail_next_trades": n})
+
+    def open_orders(self) -> dict[str, int]:
+        """Live orders per API key, as ``GET /_sim/state`` reports them."""
+        return open_orders(self.engine)
 
     def fund(self, owner: str, usdc: str | Decimal | None = None,
              positions: dict[str, str | Decimal] | None = None) -> None:

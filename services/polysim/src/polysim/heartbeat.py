@@ -1,8 +1,10 @@
-"""The ``/v1/heartbeats`` dead-man switch.
+"""The ``/v1/heartbeats`` dead-man switch, per API key.
 
-Once an account sends its first heartbeat, every heartbeat re-arms a timer; when the timer runs out
-(10 s by default) all that account's orders are cancelled and the switch disarms until the next heartbeat.
-Timers are ``loop.call_later`` handles, so an idle simulator does no work.
+The first heartbeat (an empty ``heartbeat_id``) arms a timer; every accepted heartbeat re-arms it and answers
+the **next** id to send (the ids form a chain). A heartbeat with another id than the expected one is refused
+(400 ``{"error_msg": "Invalid Heartbeat ID", "heartbeat_id": <expected>}``) and does not re-arm. When the timer
+runs out (10 s by default) all that key's orders are cancelled and the switch disarms: the next heartbeat,
+whatever its id, starts a new chain. Timers are ``loop.call_later`` handles, so an idle simulator does no work.
 """
 
 from __future__ import annotations
@@ -36,16 +38,18 @@ class HeartbeatMonitor:
         self._armed: dict[str, _Armed] = {}
         self.fired: list[tuple[str, int, int]] = []  # (owner, at ms, orders cancelled), for inspection
 
-    def beat(self, owner: str) -> str:
-        """Record a heartbeat for ``owner`` (re-arming its timer) and return the session's heartbeat id."""
+    def beat(self, owner: str, heartbeat_id: str = "") -> tuple[bool, str]:
+        """A heartbeat from ``owner``: (accepted, the id to send next — or, refused, the one expected)."""
         loop = asyncio.get_running_loop()
         previous = self._armed.get(owner)
-        heartbeat_id = previous.heartbeat_id if previous else str(uuid.uuid4())
-        if previous:
+        if previous is not None and heartbeat_id != previous.heartbeat_id:
+            return False, previous.heartbeat_id
+        if previous is not None:
             previous.handle.cancel()
         handle = loop.call_later(self._timeout_s(), self._expire, owner)
-        self._armed[owner] = _Armed(heartbeat_id, handle)
-        return heartbeat_id
+        following = str(uuid.uuid4())
+        self._armed[owner] = _Armed(following, handle)
+        return True, following
 
     def armed(self, owner: str) -> bool:
         """Whether ``owner`` has a running dead-man switch."""

@@ -8,7 +8,22 @@ One pure ASGI middleware (no response buffering unless a fault needs it) runs, i
    client's timeout, or the connection is cut after the status line.
 
 Admin routes (not rate limited, never faulted) change settings on a running simulator:
-``GET|POST /_sim/http-faults``, ``POST /_sim/rate-limits``, ``POST /_sim/user-ws``, ``GET|POST /_sim/trading``.
+
+* ``GET|POST /_sim/http-faults``: the ``HttpFaults`` fields (``{"reset": true}`` first clears them).
+* ``GET|POST /_sim/rate-limits``: ``{"enabled": false}`` turns every limit off (the IP windows and the
+  per-signer buckets: what benches want); ``{"limits": {rule: n}}`` changes an IP window;
+  ``{"signer_buckets": "enforce" | "warn" | "off"}`` the per-signer order/cancel buckets' mode (``warn``: the
+  venue's warning period, nothing refused, ``Poly-RateLimit-Warning: true`` instead); ``{"default_tier":
+  "standard"}``, ``{"signer_tiers": {address: "gold"}}`` (tiers: standard, copper, bronze, silver, gold,
+  platinum, diamond, elite); ``{"tiers": {"standard": {"order_rate": 2, "order_burst": 3, "cancel_rate": 4,
+  "cancel_burst": 6, "negative_cancel": true}}}`` changes a tier's figures (drills); ``{"reset": true}``
+  refills every bucket and empties every window. The answer shows it all.
+* ``POST /_sim/user-ws``: ``{"silent": true}`` (push nothing, still answer PING), ``{"drop": true}``.
+* ``GET|POST /_sim/trading``: the ``TradingConfig`` fields, e.g. ``heartbeat_timeout_s``,
+  ``require_deposit_wallet``, ``gtd_min_ahead_s``, ``gtd_security_threshold_s``, ``user_ws_match_time_key``
+  (``match_time`` | ``matchtime`` | ``mixed``), ``proxy_wallets``.
+
+The matching-engine restart and the failing settlements are engine faults: ``POST /_sim/faults`` (``admin_api``).
 """
 
 from __future__ import annotations
@@ -27,6 +42,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from polysim.ratelimit import TOO_MANY_REQUESTS
+from polysim.signer_limits import MODES
 from polysim.trading_config import HttpFaults
 from polysim.trading_state import TradingState, state_of
 
@@ -135,6 +151,34 @@ def _update(target: Any, changes: dict[str, Any], skip: set[str]) -> list[str]:
     return unknown
 
 
+def _update_signer_limits(state: TradingState, changes: dict[str, Any]) -> str | None:
+    """Apply the per-signer bucket settings of a ``/_sim/rate-limits`` body; an error message or None."""
+    limits = state.signer_limits
+    mode = changes.get("signer_buckets")
+    if mode is not None:
+        if mode not in MODES:
+            return f"signer_buckets must be one of {', '.join(MODES)}"
+        limits.mode = mode
+    try:
+        for name, figures in (changes.get("tiers") or {}).items():
+            if not isinstance(figures, dict):
+                return f"tier {name}: expected an object of figures"
+            limits.set_tier_figures(str(name), figures)
+    except KeyError as exc:
+        return f"unknown tier {exc}"
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+    tiers = [changes["default_tier"]] if "default_tier" in changes else []
+    signer_tiers = changes.get("signer_tiers") or {}
+    unknown = [t for t in [*tiers, *signer_tiers.values()] if t not in limits.tiers]
+    if unknown:
+        return f"unknown tier {unknown[0]!r}: one of {', '.join(limits.tiers)}"
+    if tiers:
+        limits.default_tier = str(tiers[0])
+    limits.signer_tiers.update({str(a).lower(): str(t) for a, t in signer_tiers.items()})
+    return None
+
+
 def _admin_router(state: TradingState) -> APIRouter:
     router = APIRouter()
 
@@ -152,7 +196,9 @@ def _admin_router(state: TradingState) -> APIRouter:
         return JSONResponse(asdict(state.config.faults))
 
     async def rate_limits(request: Request) -> JSONResponse:
-        changes = await request.json()
+        changes = await request.json() if request.method == "POST" else {}
+        if not isinstance(changes, dict):
+            return JSONResponse({"error": "expected a JSON object"}, status_code=400)
         if "enabled" in changes:
             state.config.rate_limits_enabled = bool(changes["enabled"])
         try:
@@ -160,12 +206,17 @@ def _admin_router(state: TradingState) -> APIRouter:
                 state.limiter.set_limit(name, int(limit))
         except KeyError as exc:
             return JSONResponse({"error": f"unknown rate limit rule {exc}"}, status_code=400)
+        error = _update_signer_limits(state, changes)
+        if error:
+            return JSONResponse({"error": error}, status_code=400)
         if changes.get("reset"):
             state.limiter.reset()
+            state.signer_limits.reset()
         return JSONResponse(
             {
                 "enabled": state.config.rate_limits_enabled,
                 "rules": [{"name": r.name, "limit": r.limit, "window_s": r.window_s} for r in state.limiter.rules],
+                "signer_buckets": state.signer_limits.snapshot(),
             }
         )
 
@@ -191,7 +242,7 @@ def _admin_router(state: TradingState) -> APIRouter:
         return JSONResponse(_jsonable(body))
 
     router.add_api_route("/_sim/http-faults", http_faults, methods=["GET", "POST"])
-    router.add_api_route("/_sim/rate-limits", rate_limits, methods=["POST"])
+    router.add_api_route("/_sim/rate-limits", rate_limits, methods=["GET", "POST"])
     router.add_api_route("/_sim/user-ws", user_ws, methods=["POST"])
     router.add_api_route("/_sim/trading", trading, methods=["GET", "POST"])
     return router

@@ -222,13 +222,19 @@ def verifying_contract(order: SignedOrder, chain_id: int, neg_risk: bool) -> str
     return contracts.neg_risk_exchange_v1 if neg_risk else contracts.exchange_v1
 
 
+def order_domain(order: SignedOrder, chain_id: int, neg_risk: bool) -> bytes:
+    """The EIP-712 domain separator of the exchange the order is signed for."""
+    return domain_separator(_DOMAIN_NAME, str(order.version), chain_id, verifying_contract(order, chain_id, neg_risk))
+
+
+def order_struct_hash(order: SignedOrder) -> bytes:
+    """hashStruct(Order) of the signed fields."""
+    return struct_hash(_V2_ORDER_TYPE if order.version == 2 else _V1_ORDER_TYPE, *_struct_words(order))
+
+
 def order_digest(order: SignedOrder, chain_id: int, neg_risk: bool) -> bytes:
     """The EIP-712 digest of the order (its hash; ``0x`` + hex of it is the order id)."""
-    type_hash_ = _V2_ORDER_TYPE if order.version == 2 else _V1_ORDER_TYPE
-    domain = domain_separator(
-        _DOMAIN_NAME, str(order.version), chain_id, verifying_contract(order, chain_id, neg_risk)
-    )
-    return typed_data_digest(domain, struct_hash(type_hash_, *_struct_words(order)))
+    return typed_data_digest(order_domain(order, chain_id, neg_risk), order_struct_hash(order))
 
 
 def order_id(digest: bytes) -> str:

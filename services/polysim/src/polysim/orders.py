@@ -55,6 +55,7 @@ class SimOrder:
     matched: int = 0
     status: OrderStatus = "LIVE"
     reserved: int = 0  # USDC micro (BUY) or share micro (SELL) still set aside for the resting remainder
+    live_until_s: int = 0  # GTD: leaves the book then (0: at ``expiration_s``)
     trade_ids: list[str] = field(default_factory=list)
 
     @property

@@ -1,8 +1,12 @@
 """Polysim's authenticated CLOB REST routes: API keys (L1), orders, cancels, listings, heartbeats (L2).
 
-Paths, bodies and answers are the ones py-clob-client-v2 1.2.1 and py-clob-client 0.34.6 use (protocol note
-§3.3 and §7). Every L2 route verifies the HMAC over the exact body bytes received before doing anything;
-errors are ``{"error": "..."}`` with the venue's status codes.
+Paths, bodies and answers are the ones py-clob-client-v2 1.2.1, py-clob-client 0.34.6 and the unified SDK
+polymarket-client 0.14.0 use (protocol note §3.3, §7, §8). Every L2 route verifies the HMAC over the exact body
+bytes received before doing anything; errors are ``{"error": "..."}`` with the venue's status codes. Order and
+cancel routes go through ``trading_gates`` (engine restart 425, per-signer token buckets with the
+``Poly-RateLimit-*`` headers, the post-only window); ``GET /v1/user/rate-limit-tier`` answers the signer's tier.
+``GET /relayer/deployed`` is the relayer's wallet check the unified SDK makes before trading from a proxy, Safe
+or deposit wallet: every wallet counts as deployed.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from polysim import trading_gates as gates
 from polysim.auth import ApiCreds, AuthError
-from polysim.trading_orders import INVALID_PAYLOAD, batch_item, place_one
+from polysim.engine_restart import POST_ONLY_MODE
+from polysim.trading_orders import INVALID_PAYLOAD, batch_item, is_post_only, place_one, post_only_mode_item
 from polysim.trading_state import TradingState, state_of
 from polysim.trading_wire import END_CURSOR, order_json, page, trade_json
 
@@ -97,50 +103,89 @@ def build_private_router(ctx: Any) -> APIRouter:
     router.add_api_route("/auth/api-keys", l2(api_keys), methods=["GET"])
     router.add_api_route("/auth/ban-status/closed-only", l2(closed_only), methods=["GET"])
 
-    # ---- orders ----------------------------------------------------------------------------------------------
+    # ---- orders (each through the gates: engine restart, signer bucket, post-only window) ---------------------
     async def post_order(state: TradingState, creds: ApiCreds, body: str, request: Request) -> Response:
+        if (down := gates.restarting(state)) is not None:
+            return down
         item = _json(body)
         if item is _INVALID or not isinstance(item, dict):
             return _error(400, INVALID_PAYLOAD)
+        verdict = gates.charge(state, creds, "order", 1)
+        if (too_many := gates.refused(verdict)) is not None:
+            return too_many
+        if gates.post_only_window(state) and not is_post_only(item):
+            return gates.with_headers(gates.post_only_refusal(state), verdict)
         placed = place_one(state, creds, item)
-        return JSONResponse(placed.body, status_code=placed.status)
+        return gates.with_headers(JSONResponse(placed.body, status_code=placed.status), verdict)
 
     async def post_orders(state: TradingState, creds: ApiCreds, body: str, request: Request) -> Response:
+        if (down := gates.restarting(state)) is not None:
+            return down
         items = _json(body)
         if items is _INVALID or not isinstance(items, list):
             return _error(400, INVALID_PAYLOAD)
         limit = state.config.max_batch_orders
         if len(items) > limit:
             return _error(400, MAX_BATCH_ERROR.format(n=len(items), m=limit))
-        return JSONResponse([batch_item(place_one(state, creds, item)) for item in items])
+        verdict = gates.charge(state, creds, "order", len(items)) if items else None
+        if (too_many := gates.refused(verdict)) is not None:
+            return too_many  # refused whole: no entry is processed
+        post_only_mode = gates.post_only_window(state)
+        answers = [
+            post_only_mode_item(POST_ONLY_MODE) if post_only_mode and not is_post_only(item)
+            else batch_item(place_one(state, creds, item))
+            for item in items
+        ]
+        return gates.with_headers(JSONResponse(answers), verdict)
 
     async def cancel_order(state: TradingState, creds: ApiCreds, body: str, request: Request) -> Response:
+        if (down := gates.restarting(state)) is not None:
+            return down
         payload = _json(body)
         if not isinstance(payload, dict) or not isinstance(payload.get("orderID"), str):
             return _error(400, INVALID_PAYLOAD)
-        return _cancel_json(state.exchange.cancel(creds.api_key, [payload["orderID"]], state.now_ms()))
+        verdict = gates.charge(state, creds, "cancel", 1)
+        if (too_many := gates.refused(verdict)) is not None:
+            return too_many
+        result = state.exchange.cancel(creds.api_key, [payload["orderID"]], state.now_ms())
+        return gates.with_headers(_cancel_json(result), verdict)
 
     async def cancel_orders(state: TradingState, creds: ApiCreds, body: str, request: Request) -> Response:
+        if (down := gates.restarting(state)) is not None:
+            return down
         ids = _json(body)
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             return _error(400, INVALID_PAYLOAD)
         if len(ids) > state.config.max_cancel_ids:
             return _error(400, f"Too many orders in payload, max allowed: {state.config.max_cancel_ids}")
-        return _cancel_json(state.exchange.cancel(creds.api_key, list(ids), state.now_ms()))
+        verdict = gates.charge(state, creds, "cancel", len(ids)) if ids else None
+        if (too_many := gates.refused(verdict)) is not None:
+            return too_many
+        result = state.exchange.cancel(creds.api_key, list(ids), state.now_ms())
+        return gates.with_headers(_cancel_json(result), verdict)
+
+    async def cancel_every(state: TradingState, creds: ApiCreds, market: str | None, asset_id: str | None
+                           ) -> Response:
+        verdict = gates.charge(state, creds, "cancel", 1)
+        if (too_many := gates.refused(verdict)) is not None:
+            return too_many
+        result = state.exchange.cancel_all(creds.api_key, state.now_ms(), market=market, asset_id=asset_id)
+        return gates.with_headers(_cancel_json(result), gates.charge_canceled(state, creds, len(result[0]), verdict))
 
     async def cancel_all(state: TradingState, creds: ApiCreds, body: str, request: Request) -> Response:
-        return _cancel_json(state.exchange.cancel_all(creds.api_key, state.now_ms()))
+        if (down := gates.restarting(state)) is not None:
+            return down
+        return await cancel_every(state, creds, None, None)
 
     async def cancel_market(state: TradingState, creds: ApiCreds, body: str, request: Request) -> Response:
+        if (down := gates.restarting(state)) is not None:
+            return down
         payload = _json(body)
         if payload is None:
             payload = {}
         if not isinstance(payload, dict):
             return _error(400, INVALID_PAYLOAD)
-        market = payload.get("market") or None
-        asset_id = payload.get("asset_id") or None
-        result = state.exchange.cancel_all(creds.api_key, state.now_ms(), market=market, asset_id=asset_id)
-        return _cancel_json(result)
+        return await cancel_every(state, creds, payload.get("market") or None, payload.get("asset_id") or None)
 
     router.add_api_route("/order", l2(post_order), methods=["POST"])
     router.add_api_route("/orders", l2(post_orders), methods=["POST"])
@@ -209,8 +254,16 @@ def build_private_router(ctx: Any) -> APIRouter:
         payload = _json(body)
         if payload is _INVALID or not (payload is None or isinstance(payload, dict)):
             return _error(400, "Invalid heartbeat payload")
-        heartbeat_id = state.heartbeats.beat(creds.api_key)
+        sent = (payload or {}).get("heartbeat_id") or ""
+        if not isinstance(sent, str):
+            return _error(400, "Invalid heartbeat payload")
+        accepted, heartbeat_id = state.heartbeats.beat(creds.api_key, sent)
+        if not accepted:
+            return JSONResponse({"error_msg": "Invalid Heartbeat ID", "heartbeat_id": heartbeat_id}, status_code=400)
         return JSONResponse({"status": "ok", "heartbeat_id": heartbeat_id})
+
+    async def rate_limit_tier(state: TradingState, creds: ApiCreds, body: str, request: Request) -> Response:
+        return JSONResponse(gates.tier_json(state, creds))
 
     async def balance_allowance(state: TradingState, creds: ApiCreds, body: str, request: Request) -> Response:
         q = request.query_params
@@ -239,11 +292,19 @@ def build_private_router(ctx: Any) -> APIRouter:
         return JSONResponse([] if request.method == "GET" else "OK")
 
     router.add_api_route("/v1/heartbeats", l2(heartbeat), methods=["POST"])
+    router.add_api_route("/v1/user/rate-limit-tier", l2(rate_limit_tier), methods=["GET"])
     router.add_api_route("/balance-allowance", l2(balance_allowance), methods=["GET"])
     router.add_api_route("/balance-allowance/update", l2(balance_allowance), methods=["GET"])
     router.add_api_route("/order-scoring", l2(order_scoring), methods=["GET"])
     router.add_api_route("/orders-scoring", l2(orders_scoring), methods=["POST"])
     router.add_api_route("/notifications", l2(notifications), methods=["GET", "DELETE"])
+
+    async def relayer_deployed(request: Request) -> Response:
+        if not request.query_params.get("address"):
+            return _error(400, "address is required")
+        return JSONResponse({"deployed": True})
+
+    router.add_api_route("/relayer/deployed", relayer_deployed, methods=["GET"])
     return router
 
 

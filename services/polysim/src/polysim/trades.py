@@ -1,7 +1,9 @@
 """Trades the engine records (those an account took part in) and their settlement lifecycle.
 
 A trade is one taker order matched against one or more maker entries. It starts MATCHED and moves to MINED
-and then CONFIRMED after the configured delays; each change is an event on the user channel.
+and then CONFIRMED after the configured delays; each change is an event on the user channel. A trade the
+``fail_next`` fault picked goes MATCHED → RETRYING → FAILED instead (same delays): its settlement never
+happened, so the engine takes back what the match moved between the accounts (``reverts``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from polysim.exchange_api import MakerFill, Side, TradeStatus, TradeView
 from polysim.units import micro_decimal, units_decimal
 
 NEXT_STATUS: dict[str, TradeStatus] = {"MATCHED": "MINED", "MINED": "CONFIRMED"}
+FAILING_STATUS: dict[str, TradeStatus] = {"MATCHED": "RETRYING", "RETRYING": "FAILED"}
+Revert = tuple[str, int, int, int]  # (owner, USDC micro, first-token shares micro, second-token shares micro)
 
 
 @dataclass(slots=True, eq=False)
@@ -32,6 +36,8 @@ class TradeRecord:
     owners: frozenset[str]  # accounts involved (taker and makers)
     status: TradeStatus = "MATCHED"
     fee_rate_bps: int = 0
+    failing: bool = False  # goes RETRYING → FAILED (a fault)
+    reverts: tuple[Revert, ...] = ()  # what the match moved per account, taken back when it fails
 
     def view(self) -> TradeView:
         return TradeView(
@@ -50,10 +56,14 @@ class TradeLedger:
     confirmed_delay_ms: int
     by_id: dict[str, TradeRecord] = field(default_factory=dict)
     by_owner: dict[str, list[TradeRecord]] = field(default_factory=dict)
+    fail_next: int = 0  # fault: the next this many recorded trades fail their settlement
     _due: list[tuple[int, int, str]] = field(default_factory=list)
     _seq: int = 0
 
     def add(self, trade: TradeRecord, now_ms: int) -> None:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            trade.failing = True
         self.by_id[trade.trade_id] = trade
         for owner in trade.owners:
             self.by_owner.setdefault(owner, []).append(trade)
@@ -69,12 +79,13 @@ class TradeLedger:
         while self._due and self._due[0][0] <= now_ms:
             due_ms, _, trade_id = heapq.heappop(self._due)
             trade = self.by_id[trade_id]
-            nxt = NEXT_STATUS.get(trade.status)
+            steps = FAILING_STATUS if trade.failing else NEXT_STATUS
+            nxt = steps.get(trade.status)
             if nxt is None:
                 continue
             trade.status = nxt
             changed.append((trade, due_ms))
-            if nxt in NEXT_STATUS:
+            if nxt in steps:
                 self._schedule(trade_id, due_ms + self.confirmed_delay_ms - self.mined_delay_ms)
         return changed
 

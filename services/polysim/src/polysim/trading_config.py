@@ -65,5 +65,16 @@ class TradingConfig:
     # signatureType 1/2: proxy or safe address (lower-case) -> the EOA (lower-case) allowed to sign for it.
     proxy_wallets: dict[str, str] = field(default_factory=dict)
     rate_limits_enabled: bool = True
+    # New API users must trade through a deposit wallet: on, EOA / proxy / Safe makers are refused with the
+    # venue's "maker address not allowed, please use the deposit wallet flow" (off: existing setups keep working).
+    require_deposit_wallet: bool = False
+    # GTD: the expiration must be at least this far ahead (the protocol note's 60 s; the docs' newest page says
+    # 3 minutes, which the unified SDK enforces on its side), and the order leaves the book this long before its
+    # stated expiration (the documented one-minute security threshold: lifetime N needs now + 60 + N).
+    gtd_min_ahead_s: float = 60.0
+    gtd_security_threshold_s: float = 60.0
     user_ws_silent: bool = False  # fault: the user channel pushes nothing but still answers PING
+    # How trade events spell their match time: "match_time" (the recordings), "matchtime" (also seen in 2026),
+    # or "mixed" (MATCHED events say matchtime, the later ones match_time): a client must read both.
+    user_ws_match_time_key: str = "match_time"
     faults: HttpFaults = field(default_factory=HttpFaults)

@@ -1,9 +1,14 @@
 """Turning one POST /order item into an engine order, with the venue's checks in the venue's order.
 
 Checks (each with the venue's message, protocol note §3 and docs "Error Codes"): payload shape, owner = API key,
-V1 layout only when enabled, signer = the key's wallet, maker consistent with signatureType, EIP-712 signature,
-duplicate, price on tick and inside [tick, 1 - tick], size >= the market's minimum (resting orders), GTD
-expiration in the future. Balance, post-only crossing and FOK/FAK outcomes are the engine's.
+V1 layout only when enabled, signer = the key's wallet (its deposit wallet for signature type 3), maker
+consistent with signatureType (``wallets``: the signer's proxy / Safe / deposit wallet, or a whitelisted pair),
+EIP-712 signature (the POLY_1271 form for type 3), duplicate, price on tick and inside [tick, 1 - tick], size >=
+the market's minimum (resting orders), GTD expiration at least ``gtd_min_ahead_s`` ahead. Balance, post-only
+crossing and FOK/FAK outcomes are the engine's.
+
+Since 2026-07-24 an accepted order's answer lists ``tradeIDs`` (the trades of its immediate fills), no longer
+``transactionsHashes``: settlement is followed on the user channel or ``/data/trades``.
 """
 
 from __future__ import annotations
@@ -13,20 +18,23 @@ from decimal import Decimal
 from typing import Any, Literal, cast
 
 from polysim.auth import ApiCreds
-from polysim.exchange_api import NewOrder, OrderType, PlaceResult
+from polysim.exchange_api import NewOrder, OrderType
 from polysim.order_signing import (
     InvalidPayload,
     SignedOrder,
     on_tick,
     order_digest,
+    order_domain,
     order_id,
+    order_struct_hash,
     parse_order,
     signer_of,
     snap_to_tick,
 )
 from polysim.trading_eip712 import same_address
 from polysim.trading_state import TradingState
-from polysim.trading_wire import amount, derived_transaction_hash, transaction_hash
+from polysim.trading_wire import amount
+from polysim.wallets import owns_maker, poly1271_signer
 
 INVALID_PAYLOAD = "Invalid order payload"
 OWNER_MISMATCH = "the order owner has to be the owner of the API KEY"
@@ -34,6 +42,8 @@ SIGNER_MISMATCH = "the order signer address has to be the address of the API KEY
 INVALID_SIGNATURE = "invalid signature"
 VERSION_MISMATCH = "order_version_mismatch"
 INVALID_EXPIRATION = "invalid expiration"
+DEPOSIT_WALLET_ONLY = "maker address not allowed, please use the deposit wallet flow"
+POLY_1271 = 3
 _ORDER_TYPES = ("GTC", "GTD", "FOK", "FAK")
 _RESTING = ("GTC", "GTD")
 
@@ -60,17 +70,36 @@ def _fmt_price(price: Decimal) -> str:
     return format(price.normalize(), ".16g")
 
 
-def _check_maker(state: TradingState, order: SignedOrder) -> None:
-    if order.signature_type == 0:
+def _whitelisted(state: TradingState, wallet: str, owner: str) -> bool:
+    return state.config.proxy_wallets.get(wallet.lower()) == owner.lower()
+
+
+def _check_maker(state: TradingState, order: SignedOrder, owner: str) -> None:
+    """The maker must be the signer (type 0) or a wallet of the key's EOA ``owner`` (types 1, 2, 3)."""
+    kind = order.signature_type
+    if state.config.require_deposit_wallet and kind != POLY_1271:
+        raise OrderRejected(DEPOSIT_WALLET_ONLY)
+    if kind == 0:
         if not same_address(order.maker, order.signer):
             raise OrderRejected(INVALID_SIGNATURE)
-    elif order.signature_type in (1, 2):
-        # On chain a proxy/safe belongs to its signer; the simulator whitelists those pairs instead.
-        owner = state.config.proxy_wallets.get(order.maker.lower())
-        if owner is None or owner != order.signer.lower():
+    elif kind in (1, 2) or (kind == POLY_1271 and order.version == 2):
+        # On chain a proxy / Safe / deposit wallet belongs to the EOA it was derived from; the simulator also
+        # accepts whitelisted (wallet, EOA) pairs for wallets it cannot derive.
+        if kind == POLY_1271 and not same_address(order.maker, order.signer):
+            raise OrderRejected(INVALID_SIGNATURE)
+        if not (owns_maker(kind, order.maker, owner) or _whitelisted(state, order.maker, owner)):
             raise OrderRejected(INVALID_SIGNATURE)
     else:
         raise OrderRejected(INVALID_SIGNATURE)
+
+
+def _signed_by(state: TradingState, order: SignedOrder, digest: bytes, neg_risk: bool, owner: str) -> bool:
+    if order.signature_type == POLY_1271:
+        signer = poly1271_signer(order.signature, order_domain(order, state.chain_id, neg_risk),
+                                 order_struct_hash(order), order.signer, state.chain_id)
+        return signer is not None and same_address(signer, owner)
+    signer = signer_of(order, digest)
+    return signer is not None and same_address(signer, order.signer)
 
 
 def build_order(state: TradingState, creds: ApiCreds, item: Any, now_s: int) -> NewOrder:
@@ -91,18 +120,23 @@ def build_order(state: TradingState, creds: ApiCreds, item: Any, now_s: int) -> 
         raise OrderRejected(OWNER_MISMATCH)
     if order.version == 1 and not state.accept_v1_orders:
         raise OrderRejected(VERSION_MISMATCH)
-    if not same_address(order.signer, creds.address):
+    if order.signature_type == POLY_1271:
+        # The deposit wallet signs (ERC-1271); the API key belongs to its owner EOA.
+        if not (owns_maker(POLY_1271, order.signer, creds.address) or
+                _whitelisted(state, order.signer, creds.address)):
+            raise OrderRejected(SIGNER_MISMATCH)
+    elif not same_address(order.signer, creds.address):
         raise OrderRejected(SIGNER_MISMATCH)
-    _check_maker(state, order)
+    _check_maker(state, order, creds.address)
 
     exchange = state.exchange
     asset_id = str(order.token_id)
     if exchange.market_of(asset_id) is None:
         raise OrderRejected(INVALID_PAYLOAD)
-    digest = order_digest(order, state.chain_id, exchange.neg_risk(asset_id))
+    neg_risk = exchange.neg_risk(asset_id)
+    digest = order_digest(order, state.chain_id, neg_risk)
     oid = order_id(digest)
-    signer = signer_of(order, digest)
-    if signer is None or not same_address(signer, order.signer):
+    if not _signed_by(state, order, digest, neg_risk, creds.address):
         raise OrderRejected(INVALID_SIGNATURE, oid)
     if exchange.order(creds.api_key, oid) is not None:
         raise OrderRejected(f"order {oid} is invalid. Duplicated.", oid)
@@ -122,11 +156,12 @@ def build_order(state: TradingState, creds: ApiCreds, item: Any, now_s: int) -> 
         raise OrderRejected(
             f"order {oid} is invalid. Size ({size.normalize()}) lower than the minimum: {min_size}", oid
         )
-    expiration = 0
+    expiration = live_until = 0
     if order_type == "GTD":
-        if order.expiration <= now_s:
+        if order.expiration < now_s + state.config.gtd_min_ahead_s:
             raise OrderRejected(INVALID_EXPIRATION, oid)
         expiration = order.expiration
+        live_until = max(now_s, int(expiration - state.config.gtd_security_threshold_s))
 
     return NewOrder(
         order_id=oid,
@@ -139,18 +174,8 @@ def build_order(state: TradingState, creds: ApiCreds, item: Any, now_s: int) -> 
         order_type=cast(OrderType, order_type),
         post_only=post_only,
         expiration_s=expiration,
+        live_until_s=live_until,
     )
-
-
-def _trade_hashes(state: TradingState, result: PlaceResult) -> list[str]:
-    # An engine with a by-id lookup may carry real hashes; otherwise the hash is derived from the trade id,
-    # exactly as /data/trades derives it, without scanning the account's whole trade history.
-    lookup = getattr(state.exchange, "trade", None)
-    hashes = []
-    for trade_id in result.trade_ids:
-        view = lookup(trade_id) if lookup is not None else None
-        hashes.append(transaction_hash(view) if view is not None else derived_transaction_hash(trade_id))
-    return hashes
 
 
 def place_one(state: TradingState, creds: ApiCreds, item: Any) -> Placement:
@@ -170,7 +195,6 @@ def place_one(state: TradingState, creds: ApiCreds, item: Any) -> Placement:
             "success": True,
             "errorMsg": "",
             "orderID": new.order_id,
-            "transactionsHashes": _trade_hashes(state, result),
             "tradeIDs": list(result.trade_ids),
             "status": status,
             "takingAmount": amount(result.taking_amount),
@@ -179,16 +203,26 @@ def place_one(state: TradingState, creds: ApiCreds, item: Any) -> Placement:
     )
 
 
+def is_post_only(item: Any) -> bool:
+    """Whether a POST /order(s) item asks for post-only (what the post-only window lets through)."""
+    return isinstance(item, dict) and item.get("postOnly") is True
+
+
 def batch_item(placement: Placement) -> dict[str, Any]:
     """An entry of the POST /orders answer: failures are reported inline with ``success: false``."""
     if placement.status == 200:
         return placement.body
     return {
-        "success": False,
         "errorMsg": placement.body.get("error", ""),
         "orderID": "",
-        "transactionsHashes": [],
-        "status": "",
         "takingAmount": "",
         "makingAmount": "",
+        "status": "",
+        "success": False,
     }
+
+
+def post_only_mode_item(message: str) -> dict[str, Any]:
+    """A non-post-only entry of POST /orders during the post-only window, exactly the documented example."""
+    return {"errorMsg": message, "orderID": "", "takingAmount": "", "makingAmount": "", "status": "",
+            "success": True}

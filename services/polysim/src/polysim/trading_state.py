@@ -1,4 +1,4 @@
-"""The trading side's state for one simulator: credentials, heartbeats, rate limits, fault settings.
+"""The trading side's state for one simulator: credentials, heartbeats, rate limits, restarts, fault settings.
 
 It hangs off the engine's ``SimContext`` (``state_of(ctx)``), created on first use, so the engine side never
 has to know about it. Chain id, V1 acceptance and the seed are read from ``ctx.config`` when it has them.
@@ -14,9 +14,11 @@ import weakref
 from typing import Any
 
 from polysim.auth import CredentialStore
+from polysim.engine_restart import EngineRestart
 from polysim.exchange_api import ExchangeApi
 from polysim.heartbeat import HeartbeatMonitor
 from polysim.ratelimit import RateLimiter
+from polysim.signer_limits import SignerLimiter
 from polysim.trading_config import TradingConfig
 
 
@@ -60,6 +62,8 @@ class TradingState:
             self.exchange, lambda: self.config.heartbeat_timeout_s, lambda: ctx_now_ms(ctx)
         )
         self.limiter = RateLimiter()
+        self.signer_limits = SignerLimiter()  # per-signer order / cancel token buckets (off with rate limits)
+        self.restart = EngineRestart()  # the scheduled matching-engine restart fault
         self.fault_rng = random.Random(seed)
 
     @property

@@ -133,9 +133,19 @@ def trade_json(trade: TradeView, owner: str, last_update_s: int | None = None) -
     }
 
 
-def trade_event_json(event: TradeEvent, owner: str) -> dict[str, Any]:
+def match_time_spelling(mode: str, status: str) -> str:
+    """The key a trade event's match time goes under: ``match_time`` (the recordings), ``matchtime`` (also seen
+    in 2026) or, ``mixed``, ``matchtime`` on MATCHED events and ``match_time`` on the later ones."""
+    if mode == "matchtime" or (mode == "mixed" and status == "MATCHED"):
+        return "matchtime"
+    return "match_time"
+
+
+def trade_event_json(event: TradeEvent, owner: str, match_time_key: str = "match_time") -> dict[str, Any]:
     """A user-channel ``trade`` event for subscriber ``owner``."""
     body = trade_json(event.trade, owner, last_update_s=event.ts_ms // 1000)
+    if match_time_key != "match_time":
+        body = {(match_time_key if k == "match_time" else k): v for k, v in body.items()}
     body.update(
         {
             "event_type": "trade",

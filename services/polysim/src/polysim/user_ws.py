@@ -2,8 +2,10 @@
 
 A client connects and sends ``{"auth": {"apiKey", "secret", "passphrase"}, "markets": [condition ids],
 "type": "user"}``; from then on it receives, one JSON object per frame, the ``order`` events
-(PLACEMENT / UPDATE / CANCELLATION) of its own orders and the ``trade`` events (MATCHED → MINED → CONFIRMED)
-of trades it is taker or maker in, for the subscribed markets (all markets when the list is empty). Text
+(PLACEMENT / UPDATE / CANCELLATION) of its own orders and the ``trade`` events (MATCHED → MINED → CONFIRMED, or
+RETRYING → FAILED under the ``fail_next_trades`` fault) of trades it is taker or maker in, for the subscribed
+markets (all markets when the list is empty). The match time is spelled ``match_time`` or, as the venue also
+does in 2026, ``matchtime`` (``TradingConfig.user_ws_match_time_key``). Text
 ``PING`` is answered ``PONG``. ``{"markets": [...], "operation": "subscribe" | "unsubscribe"}`` changes the
 market filter on a live connection.
 
@@ -17,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +27,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from polysim.exchange_api import ExchangeApi, OrderEvent, TradeEvent
 from polysim.trading_state import TradingState, state_of
-from polysim.trading_wire import order_event_json, trade_event_json
+from polysim.trading_wire import match_time_spelling, order_event_json, trade_event_json
 from polysim.ws_market import parse_client_message
 
 _QUEUE_LIMIT = 10_000  # a client this far behind is cut off rather than grow memory without bound
@@ -65,8 +68,9 @@ class Subscriber:
 class UserHub:
     """Fans engine events out to user-channel subscribers."""
 
-    def __init__(self, exchange: ExchangeApi) -> None:
+    def __init__(self, exchange: ExchangeApi, match_time_mode: Callable[[], str] = lambda: "match_time") -> None:
         self.subscribers: set[Subscriber] = set()
+        self._match_time_mode = match_time_mode
         exchange.subscribe(self.on_order, self.on_trade)
 
     def on_order(self, event: OrderEvent) -> None:
@@ -84,9 +88,10 @@ class UserHub:
         owners = {m.owner for m in trade.maker_orders}
         if trade.taker_owner:
             owners.add(trade.taker_owner)
+        key = match_time_spelling(self._match_time_mode(), trade.status)
         for s in self.subscribers:
             if s.owner in owners and s.wants(trade.market):
-                s.push(trade_event_json(event, s.owner))
+                s.push(trade_event_json(event, s.owner, key))
 
     def drop_all(self) -> int:
         """Fault injection: close every user connection; returns how many."""
@@ -108,7 +113,7 @@ def hub_of(state: TradingState) -> UserHub:
     """The user-channel hub of a simulator, subscribed to the engine on first use."""
     hub = _hubs.get(state)
     if hub is None:
-        hub = _hubs[state] = UserHub(state.exchange)
+        hub = _hubs[state] = UserHub(state.exchange, lambda: state.config.user_ws_match_time_key)
     return hub
 
 
