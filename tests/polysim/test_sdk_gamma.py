@@ -1,24 +1,21 @@
 """The venue's own unified SDK (polymarket-client 0.14.0) reading polysim's Gamma unchanged: keyset paginators
 over a few hundred markets, its pydantic models, version selection, single items by id and slug.
 
-The SDK only offers its production environment; it is pointed at polysim through its private environment
-hook. If that hook moves in a new release, this module must fail (not skip): the import below raises.
+The SDK only offers its production environment; it is pointed at polysim by
+``polybot.venue.sdk_environment.sim_environment``, the one place that uses its private environment hook. If that
+hook moves in a new release these tests fail (never skip): ``sim_environment`` raises ``SdkEnvironmentError``
+naming the hook.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 
 import pytest
+from polymarket import AsyncPublicClient
+from polymarket.models import Event, Market, ProtocolVersion
 
-try:
-    from polymarket import AsyncPublicClient
-    from polymarket._internal.environment import PRODUCTION_CONFIG, create_environment
-    from polymarket.models import Event, Market, ProtocolVersion
-except ImportError as exc:
-    raise ImportError(f"polymarket-client's private environment hook moved; update this test: {exc}") from exc
-
+from polybot.venue.sdk_environment import sim_environment
 from polysim.harness import RunningSim, running_sim
 
 N_MARKETS, N_V2 = 300, 6
@@ -34,8 +31,8 @@ async def big_sim() -> AsyncIterator[RunningSim]:
 
 @pytest.fixture
 async def client(big_sim: RunningSim) -> AsyncIterator[AsyncPublicClient]:
-    config = dataclasses.replace(PRODUCTION_CONFIG, gamma_url=f"{big_sim.url}/gamma", clob_url=big_sim.url)
-    async with AsyncPublicClient(create_environment(name="polysim", config=config)) as c:
+    environment = sim_environment(big_sim.url, big_sim.gamma_url, big_sim.url.replace("http://", "ws://", 1))
+    async with AsyncPublicClient(environment) as c:
         yield c
 
 
