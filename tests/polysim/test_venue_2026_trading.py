@@ -63,7 +63,10 @@ async def test_bucket_headers_tier_endpoint_and_warning_mode(sim: RunningSim, ne
     sim.freeze()
     trader = await new_trader(sim)
     tier = await call(sim, trader, "GET", "/v1/user/rate-limit-tier")
-    assert tier.status_code == 200 and tier.json() == {"tier": "standard"}
+    assert tier.status_code == 200 and tier.json() == {
+        "tier": "standard", "period": 30, "next_tier_threshold": 30_000,
+        "tier_details": {"order_rate": 40, "order_burst": 60, "cancel_rate": 80, "cancel_burst": 120,
+                         "negative_cancel": True}}
     placed = await call(sim, trader, "POST", "/order", await signed(sim, trader))
     assert placed.status_code == 200 and placed.headers.keys() >= BUCKET_HEADERS
     assert (placed.headers["poly-ratelimit-remaining"], placed.headers["poly-ratelimit-tier"]) == ("59", "standard")
@@ -72,7 +75,9 @@ async def test_bucket_headers_tier_endpoint_and_warning_mode(sim: RunningSim, ne
     assert "poly-ratelimit-tier" not in (await call(sim, trader, "GET", "/data/orders")).headers  # only order/cancel
 
     await admin(sim, "/_sim/rate-limits", {"signer_tiers": {trader.address: "elite"}})
-    assert (await call(sim, trader, "GET", "/v1/user/rate-limit-tier")).json() == {"tier": "elite"}
+    elite = (await call(sim, trader, "GET", "/v1/user/rate-limit-tier")).json()
+    assert (elite["tier"], elite["tier_details"]["order_burst"]) == ("elite", 900)
+    assert "next_tier_threshold" not in elite  # the top tier
     await admin(sim, "/_sim/rate-limits", {"signer_tiers": {trader.address: "standard"}, "reset": True,
                                            "tiers": {"standard": {"order_burst": 2, "order_rate": 0.01}}})
     first, second, third = [await signed(sim, trader, k) for k in (3, 4, 5)]
@@ -165,6 +170,16 @@ async def test_gtd_expiration_rules_and_trade_ids_only(sim: RunningSim, new_trad
     failed = (await call(sim, trader, "POST", "/orders", [await signed(sim, trader, 2, size=1)])).json()
     assert failed == [{"errorMsg": failed[0]["errorMsg"], "orderID": "", "takingAmount": "", "makingAmount": "",
                        "status": "", "success": False}] and "lower than the minimum" in failed[0]["errorMsg"]
+
+
+async def test_a_stale_heartbeat_id_answers_the_documented_and_the_sdk_keys(sim: RunningSim, new_trader: Any) -> None:
+    trader = await new_trader(sim)
+    first = (await call(sim, trader, "POST", "/v1/heartbeats", {"heartbeat_id": ""})).json()
+    second = (await call(sim, trader, "POST", "/v1/heartbeats", {"heartbeat_id": first["heartbeat_id"]})).json()
+    stale = await call(sim, trader, "POST", "/v1/heartbeats", {"heartbeat_id": first["heartbeat_id"]})
+    invalid = "Invalid Heartbeat ID"
+    assert (stale.status_code, stale.json()) == (400, {"error": invalid, "error_msg": invalid,
+                                                       "heartbeat_id": second["heartbeat_id"]})
 
 
 async def test_user_channel_matchtime_and_a_failed_settlement(new_trader: Any) -> None:

@@ -2,7 +2,9 @@
 
 The first heartbeat (an empty ``heartbeat_id``) arms a timer; every accepted heartbeat re-arms it and answers
 the **next** id to send (the ids form a chain). A heartbeat with another id than the expected one is refused
-(400 ``{"error_msg": "Invalid Heartbeat ID", "heartbeat_id": <expected>}``) and does not re-arm. When the timer
+(400 ``{"error": "Invalid Heartbeat ID", "error_msg": "Invalid Heartbeat ID", "heartbeat_id": <expected>}``:
+``error`` is the venue's documented ``HeartbeatErrorResponse``, ``error_msg`` the key the unified SDK 0.14.0
+parses into ``OrderHeartbeatMismatchError``; both are sent) and does not re-arm. When the timer
 runs out (10 s by default) all that key's orders are cancelled and the switch disarms: the next heartbeat,
 whatever its id, starts a new chain. Timers are ``loop.call_later`` handles, so an idle simulator does no work.
 """

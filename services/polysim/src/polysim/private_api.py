@@ -28,6 +28,7 @@ from polysim.trading_wire import END_CURSOR, order_json, page, trade_json
 
 Handler = Callable[[TradingState, ApiCreds, str, Request], Awaitable[Response]]
 MAX_BATCH_ERROR = "Too many orders in payload: {n}, max allowed: {m}"
+INVALID_HEARTBEAT = "Invalid Heartbeat ID"
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -259,7 +260,8 @@ def build_private_router(ctx: Any) -> APIRouter:
             return _error(400, "Invalid heartbeat payload")
         accepted, heartbeat_id = state.heartbeats.beat(creds.api_key, sent)
         if not accepted:
-            return JSONResponse({"error_msg": "Invalid Heartbeat ID", "heartbeat_id": heartbeat_id}, status_code=400)
+            return JSONResponse({"error": INVALID_HEARTBEAT, "error_msg": INVALID_HEARTBEAT,
+                                 "heartbeat_id": heartbeat_id}, status_code=400)
         return JSONResponse({"status": "ok", "heartbeat_id": heartbeat_id})
 
     async def rate_limit_tier(state: TradingState, creds: ApiCreds, body: str, request: Request) -> Response:

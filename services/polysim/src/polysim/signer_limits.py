@@ -61,6 +61,22 @@ TIERS: dict[str, Tier] = {
 }
 
 
+# The 30-day maker volume (USDC) each tier starts at, in the table's order: ``next_tier_threshold`` of the tier
+# endpoint is the next one's.
+VOLUME_THRESHOLDS: dict[str, int] = {
+    "standard": 0, "copper": 30_000, "bronze": 50_000, "silver": 100_000, "gold": 500_000,
+    "platinum": 2_500_000, "diamond": 5_000_000, "elite": 10_000_000,
+}
+
+
+def next_tier_threshold(name: str) -> int | None:
+    """The volume of the tier above ``name`` (None at the top, or for a tier outside the documented table)."""
+    names = list(VOLUME_THRESHOLDS)
+    if name not in VOLUME_THRESHOLDS or names.index(name) == len(names) - 1:
+        return None
+    return VOLUME_THRESHOLDS[names[names.index(name) + 1]]
+
+
 @dataclass(slots=True)
 class TokenBucket:
     tokens: float

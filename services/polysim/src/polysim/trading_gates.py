@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from polysim.auth import ApiCreds
 from polysim.engine_restart import POST_ONLY_MODE, TOO_EARLY
 from polysim.ratelimit import TOO_MANY_REQUESTS
-from polysim.signer_limits import Bucket, Verdict
+from polysim.signer_limits import Bucket, Verdict, next_tier_threshold
 from polysim.trading_state import TradingState
 
 
@@ -79,7 +79,22 @@ def with_headers(response: Response, verdict: Verdict | None) -> Response:
 def tier_json(state: TradingState, creds: ApiCreds) -> dict[str, Any]:
     """``GET /v1/user/rate-limit-tier``: the tier of the credentials' signer.
 
-    The venue documents the endpoint ("returns the trading rate limit tier currently assigned to your signer")
-    but no recorded answer was found; the body is one key, ``tier``, spelled as ``Poly-RateLimit-Tier`` is.
+    The documented body (docs "Get rate limit tier"; no recorded answer was found): ``tier`` (lower case, as
+    ``Poly-RateLimit-Tier`` spells it, e.g. ``"gold"``), ``period`` (the volume window in days: 30),
+    ``tier_details`` (the tier's rates, bursts and negative-balance setting) and ``next_tier_threshold`` (the
+    30-day volume of the next tier; omitted at the top). The names inside ``tier_details`` are not in any stored
+    source: they are polysim's own, those of ``/_sim/rate-limits``. ``usdc_volume`` (the maker wallet's trailing
+    volume, omitted below the lowest paid tier) is always omitted: polysim assigns tiers, it does not earn them.
     """
-    return {"tier": state.signer_limits.tier_of(creds.address).name}
+    tier = state.signer_limits.tier_of(creds.address)
+    body: dict[str, Any] = {
+        "tier": tier.name,
+        "period": 30,
+        "tier_details": {"order_rate": tier.order_rate, "order_burst": tier.order_burst,
+                         "cancel_rate": tier.cancel_rate, "cancel_burst": tier.cancel_burst,
+                         "negative_cancel": tier.negative_cancel},
+    }
+    threshold = next_tier_threshold(tier.name)
+    if threshold is not None:
+        body["next_tier_threshold"] = threshold
+    return body
