@@ -151,6 +151,14 @@ def _wait_ready(specs: list[ServiceSpec], procs: dict[str, subprocess.Popen[byte
             time.sleep(0.2)
 
 
+def _start(specs: list[ServiceSpec], procs: dict[str, subprocess.Popen[bytes]], env: dict[str, str],
+           pid_dir: Path) -> None:
+    for spec in specs:
+        procs[spec.name] = subprocess.Popen([sys.executable, "-m", spec.module, *spec.args], env=env,
+                                            start_new_session=True)
+        (pid_dir / f"{spec.name}.pid").write_text(str(procs[spec.name].pid))
+
+
 def _stop_all(procs: dict[str, subprocess.Popen[bytes]], pid_dir: Path) -> None:
     for proc in procs.values():
         if proc.poll() is None:
@@ -214,11 +222,14 @@ def run(args: argparse.Namespace) -> int:
         env = {**os.environ, **infra.env(), **(_sim_env(settings) if not args.no_sim else {})}
         if args.config:
             env["POLYBOT_CONFIG"] = str(Path(args.config).resolve())  # the services read the same file
-        for spec in specs:
-            procs[spec.name] = subprocess.Popen(
-                [sys.executable, "-m", spec.module, *spec.args], env=env, start_new_session=True
-            )
-            (pid_dir / f"{spec.name}.pid").write_text(str(procs[spec.name].pid))
+        first = [s for s in specs if s.name == "polysim"]
+        if first and settings.mode == "sim" and settings.private_key is None:
+            _start(first, procs, env, pid_dir)  # the simulator first: the throwaway wallet is funded there
+            _wait_ready(first, procs, args.ready_timeout)
+            from polybot.cli.sim_wallet import funded_sim_key
+
+            env["POLYBOT_PRIVATE_KEY"] = funded_sim_key(first[0].url)
+        _start([s for s in specs if s.name not in procs], procs, env, pid_dir)
         _wait_ready(specs, procs, args.ready_timeout)
         _print_table(specs, procs, infra, time.monotonic() - t0)
         while not stop["now"] and not args.exit_when_ready:
