@@ -119,6 +119,25 @@ async def test_cancel_costs_and_the_negative_cancel_balance(sim: RunningSim, new
     assert (floored.headers["poly-ratelimit-remaining"], floored.headers["poly-ratelimit-tier"]) == ("0", "platinum")
 
 
+async def test_sim_state_counts_the_open_orders_of_every_api_key(sim: RunningSim, new_trader: Any) -> None:
+    sim.freeze()
+    alice, bob = await new_trader(sim), await new_trader(sim)
+
+    async def state() -> dict[str, int]:
+        async with httpx.AsyncClient(base_url=sim.url) as http:
+            counts: dict[str, int] = (await http.get("/_sim/state")).json()["open_orders"]
+            return counts
+
+    assert await state() == {}
+    ids = [(await call(sim, alice, "POST", "/order", await signed(sim, alice, k))).json()["orderID"] for k in (2, 3)]
+    await call(sim, bob, "POST", "/order", await signed(sim, bob, 4))
+    assert await state() == {alice.api_key: 2, bob.api_key: 1}
+    await call(sim, alice, "DELETE", "/order", {"orderID": ids[0]})
+    assert await state() == {alice.api_key: 1, bob.api_key: 1}
+    await call(sim, alice, "DELETE", "/cancel-all")
+    assert await state() == {alice.api_key: 0, bob.api_key: 1} == sim.open_orders()  # zeros stay listed
+
+
 async def test_restart_answers_425_then_the_documented_post_only_answers(sim: RunningSim, new_trader: Any) -> None:
     sim.freeze()
     trader = await new_trader(sim)
