@@ -232,6 +232,9 @@ def run(args: argparse.Namespace) -> int:
         _start([s for s in specs if s.name not in procs], procs, env, pid_dir)
         _wait_ready(specs, procs, args.ready_timeout)
         _print_table(specs, procs, infra, time.monotonic() - t0)
+        session = getattr(args, "session", None)  # ``polybot demo``: run for a while, report, stop
+        if session is not None:
+            return int(session(settings, infra, specs, procs))
         while not stop["now"] and not args.exit_when_ready:
             for name, proc in procs.items():
                 if proc.poll() is not None:
