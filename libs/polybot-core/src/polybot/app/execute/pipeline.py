@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg
 from nats.aio.msg import Msg
-from nats.js.api import DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from polybot.app.execute.live_orders import LiveOrders, OrderRecord
 from polybot.app.execute.metrics import ExecMetrics
@@ -40,6 +40,7 @@ from polybot.bus.messages import (
     RestingOrder,
     TokenPosition,
 )
+from polybot.bus.streams import PLANS
 from polybot.domain.inventory import Fill, Inventory
 from polybot.domain.plan_inbox import Dropped, PlanInbox
 from polybot.domain.risk import RiskGuard, RiskLimits
@@ -106,8 +107,14 @@ class Executor:
         self._subs.append(await js.subscribe(subjects.CTL_KILL, cb=self._on_kill_msg, ordered_consumer=True,
                                              deliver_policy=DeliverPolicy.LAST_PER_SUBJECT))
         self._subs.append(await self.bus.nc.subscribe(subjects.CTL_CANCEL_ALL, cb=self._on_cancel_all))
+        # The durable consumer exists before start returns (and before /readyz is green): a plan published
+        # right after must not be missed; on its first creation it reads the stream from the start (older plans
+        # are expired by then and audited so).
+        await js.add_consumer(PLANS.name, ConsumerConfig(
+            durable_name=PLAN_DURABLE, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+            filter_subject=subjects.QUOTE_PLAN_ALL))
         self.supervisor.start("exec-plans", lambda: self.bus.consume(
-            subjects.QUOTE_PLAN_ALL, PLAN_DURABLE, self._on_plan, deliver_policy=DeliverPolicy.NEW,
+            subjects.QUOTE_PLAN_ALL, PLAN_DURABLE, self._on_plan, deliver_policy=DeliverPolicy.ALL,
             stop=self._stopping))
         for name, loop in upkeep(self):
             self.supervisor.start(name, loop)
