@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
 from polybot.app.execute.live_orders import LiveOrders, OrderRecord
 from polybot.app.execute.metrics import ExecMetrics
@@ -110,9 +111,12 @@ class Executor:
         # The durable consumer exists before start returns (and before /readyz is green): a plan published
         # right after must not be missed; on its first creation it reads the stream from the start (older plans
         # are expired by then and audited so).
-        await js.add_consumer(PLANS.name, ConsumerConfig(
-            durable_name=PLAN_DURABLE, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
-            filter_subject=subjects.QUOTE_PLAN_ALL))
+        try:
+            await js.consumer_info(PLANS.name, PLAN_DURABLE)  # it exists: keep it, and its position
+        except NotFoundError:
+            await js.add_consumer(PLANS.name, ConsumerConfig(
+                durable_name=PLAN_DURABLE, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+                filter_subject=subjects.QUOTE_PLAN_ALL))
         self.supervisor.start("exec-plans", lambda: self.bus.consume(
             subjects.QUOTE_PLAN_ALL, PLAN_DURABLE, self._on_plan, deliver_policy=DeliverPolicy.ALL,
             stop=self._stopping))
@@ -201,8 +205,11 @@ class Executor:
                 self.m.orders_placed.inc(market=a.market)
             elif a.action == "cancel" and a.status == "canceled":
                 self.m.orders_canceled.inc(reason="replace")
-            elif a.status in ("rejected", "refused"):
-                self.m.rejects.inc(reason=(a.error or a.status)[:60])
+            elif a.status == "refused":
+                self.m.rejects.inc(reason="risk_limit")
+            elif a.status == "rejected":  # the venue's code, never its text (which holds order ids)
+                code = (a.error or "").split(":", 1)[0].strip()
+                self.m.rejects.inc(reason=code if code.isidentifier() and len(code) <= 40 else "venue")
             self.market_of_asset[a.asset_id] = a.market
         self.last_plan[run.market] = {"plan_id": run.plan_id, "outcome": run.outcome, "acks": len(run.acks),
                                       "duration_ms": round(run.duration_ms, 2), "errors": run.errors[:3]}
