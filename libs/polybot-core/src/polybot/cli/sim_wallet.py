@@ -8,6 +8,7 @@ account through polysim's admin route. Never used outside sim mode: polysim is t
 from __future__ import annotations
 
 import asyncio
+import time
 
 DEMO_USDC = "10000"
 
@@ -31,6 +32,14 @@ async def _fund(sim_url: str, usdc: str) -> str:
     return str(signer.key.hex())
 
 
-def funded_sim_key(sim_url: str, usdc: str = DEMO_USDC) -> str:
-    """A new private key whose polysim account holds ``usdc``."""
-    return asyncio.run(_fund(sim_url, usdc))
+def funded_sim_key(sim_url: str, usdc: str = DEMO_USDC, attempts: int = 5) -> str:
+    """A new private key whose polysim account holds ``usdc`` (retried: a loaded machine may refuse a first
+    connection to a simulator that has only just answered its readiness probe)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return asyncio.run(_fund(sim_url, usdc))
+        except Exception:
+            if attempt == attempts:
+                raise
+            time.sleep(attempt)
+    raise AssertionError("unreachable")
