@@ -53,7 +53,7 @@ CASES: dict[str, tuple[list[str], dict[str, str], int, list[str]]] = {
     "config-section-type": (["status", "--config", "{d}/section_type.toml"], {}, 2, ["invalid setting ops = 5"]),
     "config-from-env-var": (["status"], {"POLYBOT_CONFIG": "{d}/bad.toml"}, 2, ["not valid TOML", "bad.toml"]),
     "config-env-missing": (["status"], {"POLYBOT_CONFIG": "{d}/missing.toml"}, 2,
-                           ["POLYBOT_CONFIG", "missing.toml", "not found"]),
+                           ["POLYBOT_CONFIG", "missing.toml", "no such file"]),
     "config-env-directory": (["status"], {"POLYBOT_CONFIG": "{d}"}, 2, ["POLYBOT_CONFIG", "is a directory"]),
     "config-named-with-db-url": (["status", "--db-url", "postgresql://x@127.0.0.1:{free}/d", "--config",
                                   "{d}/bad.toml"], {}, 2, ["not valid TOML"]),

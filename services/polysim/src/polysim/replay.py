@@ -28,11 +28,14 @@ if TYPE_CHECKING:
 def read_frames(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(recorded timestamp ms, event) for every event of every line, in file order."""
     out: list[tuple[int, dict[str, Any]]] = []
-    for line in path.read_text().splitlines():
+    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = line.strip()
         if not line:
             continue
-        frame = json.loads(line)
+        try:
+            frame = json.loads(line)
+        except json.JSONDecodeError as exc:  # the decoder's "line 1" is the frame's, not the file's
+            raise ValueError(f"line {line_no} is not JSON ({exc.msg} at column {exc.colno})") from None
         for event in frame if isinstance(frame, list) else [frame]:
             if isinstance(event, dict) and "market" in event:
                 out.append((int(event.get("timestamp") or 0), event))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Generator
 
 import uvicorn
@@ -25,9 +26,10 @@ def uvicorn_config(app: FastAPI, host: str, port: int, log_level: str = "warning
                           ws_per_message_deflate=deflate)
 
 
-async def start(server: uvicorn.Server) -> tuple[asyncio.Task[None], int]:
-    """Start ``server`` in this loop; returns its task and the bound port once it accepts connections."""
-    task = asyncio.create_task(server.serve())
+async def start(server: uvicorn.Server, sockets: list[socket.socket] | None = None) -> tuple[asyncio.Task[None], int]:
+    """Start ``server`` in this loop (on ``sockets``, bound already, if given); returns its task and the bound
+    port once it accepts connections."""
+    task = asyncio.create_task(server.serve(sockets))
     while not server.started:
         if task.done():
             task.result()  # raises the startup error

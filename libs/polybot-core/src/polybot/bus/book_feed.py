@@ -7,7 +7,9 @@ before their asset's snapshot wait for it; a snapshot taken after the delta subs
 everything before it. The per-asset logic (reset, gap, reload) is ``polybot.domain.book_follow``.
 
 Per asset it exposes the book, ``state`` (live / unverified / stale / resyncing), ``age_ms`` and the venue
-hash, and ``wait_changed`` lets a caller await the next change of any followed asset.
+hash, and ``wait_changed`` lets a caller await the next change of any followed asset. ``received_ns`` says,
+for each asset ``wait_changed`` just returned, when the oldest message of that change reached us
+(``time.perf_counter_ns``): what the quoter's ``quote_latency_ms`` is measured from.
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ class BookFeed:
         self.books: dict[str, FollowedBook] = {}
         self.undecodable = 0
         self._subs: list[Subscription] = []
-        self._changed: set[str] = set()
+        self._changed: dict[str, int] = {}  # asset → when its oldest change not yet handed out was received
+        self.received_ns: dict[str, int] = {}  # of the assets the last ``wait_changed`` returned
         self._wake = asyncio.Event()
 
     async def __aenter__(self) -> BookFeed:
@@ -119,8 +122,9 @@ class BookFeed:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout_s)
-        changed, self._changed = self._changed, set()
-        return changed
+        changed, self._changed = self._changed, {}
+        self.received_ns = changed
+        return set(changed)
 
     # --- message handlers ---------------------------------------------------------------------------------
     def _book(self, asset_id: str) -> FollowedBook | None:
@@ -141,26 +145,29 @@ class BookFeed:
             log.warning("undecodable book message", extra={"subject": msg.subject})
             return None
 
-    def _touched(self, asset_id: str) -> None:
-        self._changed.add(asset_id)
+    def _touched(self, asset_id: str, received_ns: int) -> None:
+        self._changed.setdefault(asset_id, received_ns)
         self._wake.set()
 
     async def _on_delta(self, msg: Msg) -> None:
+        received_ns = time.perf_counter_ns()
         m = self._decode(msg)
         if isinstance(m, BookDelta) and (fb := self._book(m.asset_id)) is not None:
             was = fb.trusted
             if fb.delta(feed_delta(m)) or was != fb.trusted:
-                self._touched(m.asset_id)
+                self._touched(m.asset_id, received_ns)
 
     async def _on_snapshot(self, msg: Msg) -> None:
+        received_ns = time.perf_counter_ns()
         m = self._decode(msg)
         if isinstance(m, BookSnapshot) and (fb := self._book(m.asset_id)) is not None:
             before = fb.verified
             if fb.snapshot(feed_snapshot(m)) or before != fb.verified:
-                self._touched(m.asset_id)
+                self._touched(m.asset_id, received_ns)
 
     async def _on_state(self, msg: Msg) -> None:
+        received_ns = time.perf_counter_ns()
         m = self._decode(msg)
         if isinstance(m, BookStatus) and (fb := self._book(m.asset_id)) is not None:
             fb.set_publisher_state(m.state, (m.epoch, m.seq), m.reason)
-            self._touched(m.asset_id)
+            self._touched(m.asset_id, received_ns)

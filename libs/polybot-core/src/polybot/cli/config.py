@@ -17,10 +17,13 @@ from pydantic_settings import SettingsError
 
 from polybot.cli.failures import CliError, describe, echo
 from polybot.cli.files import readable_file
+from polybot.runtime.jsonlog import log_level_problem
 from polybot.runtime.settings import DEFAULT_CONFIG, Settings, load_settings
 
 ENV_PREFIX = "POLYBOT_"
+CONFIG_ENV = "POLYBOT_CONFIG"
 _SECRET_WORDS = ("key", "secret", "passphrase", "password", "token")
+_INT_ADVICE = re.compile(r";\s*use sys\.set_int_max_str_digits\(\).*$")
 _SETTINGS_ERROR = re.compile(r'field "(?P<field>[^"]+)" from source "(?P<source>[^"]+)"')
 
 
@@ -40,6 +43,9 @@ def _env_var(loc: tuple[Any, ...]) -> str | None:
         name = ENV_PREFIX + "__".join(parts[:n]).upper()
         if name in present:
             return present[name]
+    if "" in parts:  # an empty key: POLYBOT_OPS____INGESTOR (four underscores) or POLYBOT_OPS__ (a trailing pair)
+        stem = ENV_PREFIX + "__".join(parts[: parts.index("") + 1]).upper()
+        return next((present[n] for n in sorted(present) if n.startswith(stem)), None)
     return None
 
 
@@ -89,12 +95,23 @@ def _settings_error_line(exc: SettingsError) -> str:
     return f"cannot read setting {field!r}: {cause}"
 
 
+def _named_by_env() -> Path | None:
+    """The file ``$POLYBOT_CONFIG`` names, which must then be a readable regular file (unset or empty: None)."""
+    text = os.environ.get(CONFIG_ENV)
+    if not text:
+        return None
+    try:
+        return readable_file(text, "config file")
+    except CliError as exc:  # a FIFO or /dev/null is not "not found": say what it is, and where it was named
+        raise CliError(f"{exc} (named by {CONFIG_ENV}; unset it to read {DEFAULT_CONFIG})") from None
+
+
 def load(config: str | None) -> Settings:
     """The settings for a command (``config`` is its ``--config``); ``CliError`` when they cannot be had."""
-    path = readable_file(config, "config file") if config is not None else None
+    path = readable_file(config, "config file") if config is not None else _named_by_env()
     file = config_file(path)
     try:
-        return load_settings(path)
+        settings = load_settings(path)
     except ValidationError as exc:
         raise CliError(_validation_line(exc, file)) from exc
     except SettingsError as exc:
@@ -106,3 +123,24 @@ def load(config: str | None) -> Settings:
     except OSError as exc:  # $POLYBOT_CONFIG unreadable, or the file went away meanwhile
         name = exc.filename or file
         raise CliError(f"cannot read config file {name}: {describe(exc)}") from exc
+    except (ValueError, RecursionError) as exc:  # a 5000-digit number, a list nested 10 000 deep
+        raise CliError(_unreadable_line(exc, file)) from exc
+    problem = log_level_problem(settings.log_level)
+    if problem is not None:  # the services would die of it at start (``up``), one after the other
+        where = _origin(("log_level",), file)
+        raise CliError(f"invalid setting log_level = {echo(settings.log_level)} {where}: {problem}")
+    return settings
+
+
+def _unreadable_line(exc: BaseException, file: Path | None) -> str:
+    """A value neither the TOML reader nor the environment's JSON decoding could take: say whose it is."""
+    reason = _INT_ADVICE.sub("", describe(exc))  # Python's advice is for programmers, not for this file
+    if file is not None:
+        try:
+            tomllib.loads(file.read_text(encoding="utf-8"))
+        except (ValueError, RecursionError, OSError):
+            return f"config file {file} cannot be read: {reason}: fix that value"
+    names = sorted(n for n, v in os.environ.items()
+                   if n.upper().startswith(ENV_PREFIX) and v.lstrip()[:1] in ("[", "{"))
+    shown = ", ".join(names) or f"the {ENV_PREFIX}* variables"
+    return f"cannot read the settings from the environment ({shown}): {reason}: fix that value"

@@ -20,6 +20,10 @@ EXIT_INTERRUPTED = 130
 
 # Longest echo of something the user typed (a value, not a path) inside a message.
 ECHO_LIMIT = 60
+# Longest unbroken run of characters (a path, a URL, an argument) an error line shows whole; a longer one
+# (a 100 000-character argument) keeps its start and end, so that the line stays a line a person can read.
+TOKEN_LIMIT = 200
+_LONG_TOKEN = re.compile(rf"\S{{{TOKEN_LIMIT + 1},}}")
 
 _USERINFO = re.compile(r"^([A-Za-z][\w+.-]*://[^/@:]*:)[^/]*@")
 _QUERY_SECRET = re.compile(r"(?i)\b(password|passwd|pass|token|secret)=[^&#\s]*")
@@ -114,8 +118,17 @@ def explain(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {reason} (run with --debug for the traceback)"
 
 
+def shorten(text: str) -> str:
+    """``text`` with every run of more than ``TOKEN_LIMIT`` non-space characters cut in its middle."""
+    def cut(match: re.Match[str]) -> str:
+        token = match.group(0)
+        return f"{token[:120]}…({len(token) - 180} characters left out)…{token[-60:]}"
+
+    return _LONG_TOKEN.sub(cut, text)
+
+
 def print_error(message: str) -> None:
-    print(f"error: {one_line(message)}", file=sys.stderr, flush=True)
+    print(f"error: {shorten(one_line(message))}", file=sys.stderr, flush=True)
 
 
 def print_traceback(exc: BaseException) -> None:

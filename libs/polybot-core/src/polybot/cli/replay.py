@@ -166,7 +166,8 @@ def run(args: argparse.Namespace) -> int:
     if summary["hash_mismatch"]:
         n, checked = summary["hash_mismatch"], summary["hash_checked"]
         print_error(f"{n} of {checked} book hashes in {path} did not match the venue's (each book was resynced): "
-                    f"the recording is damaged or the venue changed its hash; compare with --db-url snapshots")
+                    f"check --tick-size, --min-order-size and --neg-risk (the hash covers them: give the "
+                    f"market's); else the recording is damaged or the venue changed its hash")
         return EXIT_PROBLEM
     return EXIT_OK
 

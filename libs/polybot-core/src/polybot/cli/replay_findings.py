@@ -1,7 +1,7 @@
 """What ``polybot replay`` says when a replay goes wrong: why nothing was replayed, and which frame broke it.
 
-Both look at the recording again only on the failure path, with the same parser the replay runs, so that
-the message can name the markets the file does hold, or the line that could not be replayed.
+The first names the markets the file does hold (the run noted them as it went: the file is not read
+again); the second replays the file again, only on that failure path, to find the line that broke it.
 """
 
 from __future__ import annotations
@@ -11,24 +11,9 @@ from pathlib import Path
 
 from polybot.app.replay.run import ReplayRun, iter_frames
 from polybot.domain.book_verify import MarketMeta
-from polybot.venue.market_parse import parse_market_frame
 
 CONDITION_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
 MARKETS_SHOWN = 3
-
-
-def markets_in(path: Path) -> list[str]:
-    """The markets the recording has valid events of, in order of first appearance."""
-    seen: dict[str, None] = {}
-    try:
-        for _, frame in iter_frames(path):
-            for event in parse_market_frame(frame).events:
-                market = getattr(event, "market", None)
-                if isinstance(market, str) and market:
-                    seen.setdefault(market)
-    except (OSError, ValueError):  # the replay read it a moment ago; whatever it holds now, say what we have
-        pass
-    return list(seen)
 
 
 def nothing_replayed(path: Path, market_id: str, run: ReplayRun) -> str:
@@ -39,7 +24,10 @@ def nothing_replayed(path: Path, market_id: str, run: ReplayRun) -> str:
     head = f"no events of market {market_id} in {path}"
     if counts.frames == 0:
         return f"{head}: the file has no frames (it is empty or blank): give a recording"
-    others = [m for m in markets_in(path) if m != market_id]
+    if run.stopped_early:
+        return (f"{head}: stopped after its first {frames}: not one holds a valid message of any market "
+                f"(listed above): is it a market-channel recording?")
+    others = [m for m in run.markets_seen if m != market_id]
     if others:
         shown = ", ".join(others[:MARKETS_SHOWN])
         more = f" and {len(others) - MARKETS_SHOWN} more" if len(others) > MARKETS_SHOWN else ""

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from polybot.cli import flags
-from polybot.cli.failures import CliError, describe
+from polybot.cli.failures import CliError, describe, echo
 from polybot.cli.files import readable_file
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
@@ -76,8 +76,9 @@ def _check_listen(host: str, port: int) -> None:
     """Refuse, before polysim starts, an address it could not listen on."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise CliError(f"cannot listen on --host {host!r}: {describe(exc)}; give an address of this machine "
+    except (socket.gaierror, UnicodeError) as exc:  # UnicodeError: a label over 63 characters (IDNA)
+        reason = describe(exc) if isinstance(exc, socket.gaierror) else "not a valid host name"
+        raise CliError(f"cannot listen on --host {echo(host)}: {reason}; give an address of this machine "
                        f"(127.0.0.1 or 0.0.0.0)") from None
     family, kind, proto, _, address = infos[0]
     with socket.socket(family, kind, proto) as probe:

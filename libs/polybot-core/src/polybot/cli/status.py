@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +47,8 @@ def _database_url(args: argparse.Namespace) -> tuple[str, str]:
     from polybot.runtime.infra import shared_infra
 
     if args.db_url is not None:
-        if args.config is not None:
-            config.load(args.config)  # a config file named on the command line must be good, used or not
+        if args.config is not None or os.environ.get(config.CONFIG_ENV):
+            config.load(args.config)  # a config file named (--config, $POLYBOT_CONFIG) must be good, used or not
         return str(args.db_url), "--db-url"
     settings = config.load(args.config)
     if settings.database_url is not None:

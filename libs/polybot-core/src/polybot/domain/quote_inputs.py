@@ -34,12 +34,17 @@ MARKET_CLOSED = "market_closed"  # closed, inactive, or not accepting orders
 TOO_CLOSE_TO_END = "too_close_to_end"
 KILL_SWITCH = "kill_switch"
 CROSSED = "crossed"  # the venue's own book is crossed or locked: no fair price to quote around
+ONE_SIDED = "one_sided"  # the book (without our own orders) has no bid or no ask: no fair price either
 INVENTORY_CAP = "inventory_cap"  # every side would grow a position already at its cap
 MIN_INTERVAL = "min_interval"  # a change, but the last plan is younger than the min requote interval
 RATE_LIMITED = "rate_limited"  # the market's token bucket is empty
 UNCHANGED = "unchanged"  # no movement past the thresholds and no change of our state
 REASONS = (STALE_BOOK, RESYNCING, UNVERIFIED, TICK_CHANGED, NO_BOOK, MARKET_CLOSED, TOO_CLOSE_TO_END,
-           KILL_SWITCH, CROSSED, INVENTORY_CAP, MIN_INTERVAL, RATE_LIMITED, UNCHANGED)
+           KILL_SWITCH, CROSSED, INVENTORY_CAP, MIN_INTERVAL, RATE_LIMITED, UNCHANGED, ONE_SIDED)
+# The reason of a "quote" decision (and of its plan): a new target, or the unchanged one re-published
+# before its TTL runs out.
+QUOTE = "quote"
+REFRESH = "refresh"
 
 Action = Literal["quote", "pull", "hold"]
 FairPrice = Literal["mid", "micro"]

@@ -13,6 +13,16 @@ _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message", "asctime", "taskName", "color_message"}
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_level_problem(level: str) -> str | None:
+    """Why ``setup_logging`` would refuse ``level`` (any case), or None when it takes it."""
+    if level.strip().upper() in logging.getLevelNamesMapping():
+        return None
+    return f"not a logging level: use one of {', '.join(LOG_LEVELS)}"
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -41,6 +51,6 @@ def setup_logging(service: str, level: str = "INFO") -> None:
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    root.setLevel(level.strip().upper())
     for noisy in ("uvicorn.access", "nats"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -28,7 +28,7 @@ import uvicorn
 from polybot.bus.client import Bus
 from polybot.runtime import eventloop
 from polybot.runtime.infra import Infra, resolve_infra
-from polybot.runtime.jsonlog import setup_logging
+from polybot.runtime.jsonlog import log_level_problem, setup_logging
 from polybot.runtime.metrics import Metrics
 from polybot.runtime.ops_app import build_ops_app
 from polybot.runtime.settings import Settings, load_settings, settings_problem
@@ -180,6 +180,8 @@ def run_service(service: Service, port_of: Callable[[Settings], int]) -> None:
         settings = load_settings()
     except Exception as exc:
         problem = settings_problem(exc)
+        if problem is None and isinstance(exc, ValueError | RecursionError):  # a TOML number of 5000 digits,
+            problem = f"the settings cannot be read: {' '.join(str(exc).split(';')[0].split())[:300]}"  # or JSON
         if problem is None:
             raise
         sys.stderr.write(f"{service.name}: cannot start: {problem}\n")
@@ -188,6 +190,10 @@ def run_service(service: Service, port_of: Callable[[Settings], int]) -> None:
     refusal = preflight(settings) if preflight is not None else None
     if refusal is not None:
         sys.stderr.write(f"{service.name}: cannot start: {refusal}\n")
+        sys.exit(2)
+    level = log_level_problem(settings.log_level)
+    if level is not None:
+        sys.stderr.write(f"{service.name}: cannot start: invalid setting log_level = {settings.log_level!r}: {level}\n")
         sys.exit(2)
     setup_logging(service.name, settings.log_level)
     with contextlib.suppress(KeyboardInterrupt):

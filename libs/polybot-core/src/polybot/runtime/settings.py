@@ -22,6 +22,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from polybot.runtime.quoter_settings import QuoterSettings as QuoterSettings  # [quoter] lives in its own module
+
 DEFAULT_CONFIG = Path("config/service.toml")
 # The file ``load_settings(config)`` was asked for; set only while that call builds the settings, so that
 # loading one file never changes what a later, unrelated load reads.
@@ -77,12 +79,6 @@ class IngestorSettings(_Section):
     snapshot_retention_s: float = 86_400.0  # book_snapshots older than this are pruned (the newest per asset stays)
     tick_interval_s: float = 0.25  # expiry of pending hash checks, gauges
     initial_snapshot_timeout_s: float = 10.0  # no book this long after subscribing: fetch it from REST
-
-
-class QuoterSettings(_Section):
-    min_requote_interval_ms: int = 500
-    stale_after_ms: int = 5_000
-    plan_ttl_ms: int = 3_000
 
 
 class RiskSettings(_Section):

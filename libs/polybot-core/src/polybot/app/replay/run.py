@@ -36,6 +36,9 @@ from polybot.store.pool import create_pool
 from polybot.venue.market_parse import InvalidMessage, parse_market_frame
 
 BATCH_ROWS = 1000
+# A file whose first this many frames hold not one valid market message is not a recording: the replay
+# stops there instead of parsing gigabytes of something else (``ReplayRun.not_a_recording``).
+JUNK_FRAMES_MAX = 10_000
 
 
 class BookSink(Protocol):
@@ -68,6 +71,8 @@ class ReplayRun:
         self.now_ms = 0
         self.events_out: list[Applied] = []
         self.snapshots_out: list[Snapshot] = []
+        self.markets_seen: dict[str, None] = {}  # every market with a valid event, in order of appearance
+        self.stopped_early = False  # ``replay_file`` gave up on a file that is not a recording
 
     def feed_line(self, line: str, line_no: int = 0) -> list[Effect]:
         """Replay one recorded frame; returns the effects it produced."""
@@ -80,6 +85,9 @@ class ReplayRun:
         self.counts.invalid += len(parsed.invalid)
         effects: list[Effect] = []
         for event in parsed.events:
+            market = getattr(event, "market", None)
+            if isinstance(market, str) and market:
+                self.markets_seen.setdefault(market)
             if not self._mine(event):
                 continue
             self.counts.events += 1
@@ -93,6 +101,10 @@ class ReplayRun:
         effects = self.books.tick(self.now_ms + self.books.config.ltp_window_ms + 1)
         self._collect(effects)
         return effects
+
+    def not_a_recording(self) -> bool:
+        """``JUNK_FRAMES_MAX`` frames or more, and not one valid message of any market among them."""
+        return self.counts.frames >= JUNK_FRAMES_MAX and not self.markets_seen and not self.counts.events
 
     def take_rows(self) -> tuple[list[Applied], list[Snapshot]]:
         events, snaps = self.events_out, self.snapshots_out
@@ -167,6 +179,9 @@ async def replay_file(path: Path, market_id: str, meta: MarketMeta, sink: BookSi
     run = ReplayRun(market_id, meta, config)
     for line_no, frame in iter_frames(path):
         run.feed_line(frame, line_no)
+        if run.counts.frames == JUNK_FRAMES_MAX and run.not_a_recording():
+            run.stopped_early = True
+            break
         if sink is not None and len(run.events_out) + len(run.snapshots_out) >= BATCH_ROWS:
             await sink.write(*run.take_rows(), [])
     run.finish()
