@@ -11,15 +11,20 @@ bootstrap: system-tools
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 	$(UV) sync --frozen --all-packages
 
-# System tools the tests use (Debian packages): docker-compose validates docker-compose.yml. Installed when
-# missing and we are root (CI and these machines); otherwise the test that needs one fails saying so.
+# System tools the tests use (Debian packages): docker-compose validates docker-compose.yml; prometheus (with
+# promtool) checks the scrape config and the alert rules and evaluates every dashboard query. Installed when
+# missing and we are root (CI and these machines); otherwise the tests that need one fail saying so.
+SYSTEM_TOOLS := docker-compose:docker-compose prometheus:prometheus promtool:prometheus
 system-tools:
-	@if ! command -v docker-compose >/dev/null 2>&1; then \
+	@missing=""; for pair in $(SYSTEM_TOOLS); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+		command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	missing=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' '); \
+	if [ -n "$${missing// /}" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "installing docker-compose (apt-get)"; \
-			apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null \
-				|| echo "WARNING: could not install docker-compose; tests/foundation/test_compose.py will fail"; \
-		else echo "WARNING: docker-compose missing and not root: install it (Debian: apt-get install docker-compose)"; fi; \
+			echo "installing$$missing(apt-get)"; \
+			apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+				|| echo "WARNING: could not install$$missing; the tests that need them will fail"; \
+		else echo "WARNING: missing$$missing and not root: install them (Debian: apt-get install$$missing)"; fi; \
 	fi
 
 demo: bootstrap
