@@ -379,3 +379,17 @@ def test_a_tick_change_already_in_the_books_pulls_once_then_quotes_on_the_new_ti
     assert q.decide(market("0.001"), fine, ours(), T0 + 20).reason == MIN_INTERVAL  # a pull is not a fill
     d = q.decide(market("0.001"), fine, ours(), T0 + 510)
     assert d.action == "quote" and d.orders and all((o.price / D("0.001")) % 1 == 0 for o in d.orders)
+
+
+def test_a_target_that_would_cross_is_never_published(monkeypatch: pytest.MonkeyPatch) -> None:
+    import polybot.domain.quoting as quoting
+
+    q = quoter()
+    crossing = (TargetOrder(YES, "BUY", D("0.55"), D(10)),)  # at the best ask: it would lock the book
+    monkeypatch.setattr(quoting, "plan_orders", lambda *a, **k: crossing)
+    d = q.decide(market(), BASE, ours(), T0)
+    assert (d.action, d.reason, d.orders) == ("pull", "would_cross", ())
+    itself = (TargetOrder(YES, "BUY", D("0.50"), D(10)), TargetOrder(NO, "BUY", D("0.50"), D(10)))  # 0.50 + 0.50
+    monkeypatch.setattr(quoting, "plan_orders", lambda *a, **k: itself)
+    q2 = quoter()
+    assert q2.decide(market(), BASE, ours(), T0).reason == "would_cross"

@@ -50,9 +50,10 @@ async def venue_open(sim: RunningSim) -> int:
         return sum((await http.get("/_sim/state")).json().get("open_orders", {}).values())
 
 
-def plan(seq: int, market: str, orders: list[tuple[str, str, Decimal]], tick: Decimal = TICK) -> QuotePlan:
+def plan(seq: int, market: str, orders: list[tuple[str, str, Decimal]], tick: Decimal = TICK,
+         ttl_ms: int = 30_000) -> QuotePlan:
     return QuotePlan(plan_id=f"plan-{seq}-{time.time_ns()}", market=market, seq=seq,
-                     created_ts_ms=time.time_ns() // 1_000_000, ttl_ms=30_000, tick_size=tick, keep_ticks=1,
+                     created_ts_ms=time.time_ns() // 1_000_000, ttl_ms=ttl_ms, tick_size=tick, keep_ticks=1,
                      keep_size_frac=D("0.25"), reason="quote",
                      orders=tuple(QuoteOrder(asset_id=a, side=s, price=p, size=D(10))  # type: ignore[arg-type]
                                   for a, s, p in orders))
@@ -119,10 +120,12 @@ async def test_plans_become_orders_fills_and_audit_rows_and_the_kill_switch_clea
                 assert "engine_execute_plan_ms_sum" in metrics and "engine_execute_plan_ms_count" in metrics
 
                 async def audited() -> bool:
-                    return await conn.fetchval("SELECT count(*) FROM exec_audit") == 2
+                    # of this market: the shared plans stream may hold other tests' plans, audited as expired
+                    return await conn.fetchval("SELECT count(*) FROM exec_audit WHERE market = $1", market) == 2
 
                 await until(audited, 5, "one audit row per plan")
-                rows = {r["plan_id"]: r["outcome"] for r in await conn.fetch("SELECT plan_id, outcome FROM exec_audit")}
+                rows = {r["plan_id"]: r["outcome"] for r in await conn.fetch(
+                    "SELECT plan_id, outcome FROM exec_audit WHERE market = $1", market)}
                 assert rows == {first.plan_id: "executed", stale.plan_id: "stale"}
             finally:
                 await conn.close()
@@ -230,6 +233,21 @@ async def test_the_cli_doors_cancel_all_and_kill_reach_a_running_executor(
                 return (await http.get(f"{base}/status")).json()["kill"]["engaged"] is False
 
             await until(released, 5, "the kill switch cleared")
+
+            # a target that runs out with no plan after it (the quoter is gone): its orders do not outlive it
+            short = plan(22, market, [(yes, "BUY", bid_y), (no, "BUY", bid_n)], tick=tick, ttl_ms=1_500)
+            await bus.publish(subjects.quote_plan(market), short, msg_id=short.plan_id)
+            await until(lambda: _venue_has(sim, 2), 10, "two orders resting on a short target")
+            t0 = time.monotonic()
+            await until(lambda: _venue_has(sim, 0), 6, "the lapsed target's orders cancelled")
+            assert time.monotonic() - t0 >= 1.0  # not before the target ran out (1.5 s TTL + 1 s grace)
+            conn = await asyncpg.connect(database_url)
+            try:
+                ends = await conn.fetch("SELECT end_reason FROM orders WHERE market = $1 AND created_at > now() - "
+                                        "interval '10 seconds'", market)
+            finally:
+                await conn.close()
+            assert [r["end_reason"] for r in ends].count("target_lapsed") == 2, ends
         finally:
             stopping.set()
             await asyncio.wait_for(task, 30)

@@ -153,3 +153,21 @@ async def test_a_position_at_its_cap_leaves_only_the_side_that_reduces_it(bus: B
         assert any(o.asset_id == yes and o.side == "SELL" for o in capped.orders)
         assert quoter.status()["markets"][cid]["inventory"] == "20"
         no_problems(sink)
+
+
+async def test_stopping_the_quoter_pulls_every_market_it_quoted(bus: Bus) -> None:
+    seed = random.randrange(10**6, 10**9)
+    async with running_sim(seed=seed, n_markets=2, fine_ticks=False, **BUSY) as sim, \
+            running_ingestor(settings_for(sim), bus=bus):
+        cids = sim.condition_ids()
+        await set_kill(bus, False)
+        await publish_markets(bus, [market_info(sim, c) for c in cids])
+        tap = await PlanTap().start(bus)
+        try:
+            async with running_quoter(bus, sim, settings(cids)):
+                await tap.wait(lambda: all(quoting(tap, c) for c in cids), 10, "a target in every market")
+            # the stop's pulls were published before running_quoter returned: the last plan of each is one
+            await tap.wait(lambda: all(tap.of(c)[-1].reason == "shutdown" for c in cids), 2, "a pull per market")
+            assert all(not tap.of(c)[-1].orders for c in cids)
+        finally:
+            await tap.close()

@@ -46,7 +46,10 @@ def run(args: argparse.Namespace) -> int:
                     print_error(f"{name} exited with code {proc.returncode} during the demo")
                     return EXIT_PROBLEM
             time.sleep(0.5)
-        reports.append(asyncio.run(_report(settings, infra, {s.name: s.url for s in specs}, started_ms)))
+        urls = {s.name: s.url for s in specs}
+        quoter = asyncio.run(_quoter_view(urls.get("quoter", "")))  # read before it stops
+        _stop_quoting(procs)
+        reports.append(asyncio.run(_report(settings, infra, urls, started_ms, quoter)))
         return EXIT_OK if reports[-1]["open_orders_at_end"] == 0 else EXIT_PROBLEM
 
     ns = argparse.Namespace(config=args.config, ready_timeout=args.ready_timeout, exit_when_ready=False,
@@ -58,7 +61,29 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-async def _report(settings: Any, infra: Any, urls: dict[str, str], since_ms: int) -> dict[str, Any]:
+def _stop_quoting(procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    """Stop the quoter first (it pulls its quotes as it stops): else it quotes again around the cancel-all."""
+    quoter = procs.get("quoter")
+    if quoter is None or quoter.poll() is not None:
+        return
+    quoter.terminate()
+    try:
+        quoter.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        quoter.kill()
+        quoter.wait(timeout=5)
+
+
+async def _quoter_view(url: str) -> dict[str, Any]:
+    """The quoter's /status (its counters include ``quotes_crossed``)."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=5) as http:
+        return await _json(http, f"{url}/status")
+
+
+async def _report(settings: Any, infra: Any, urls: dict[str, str], since_ms: int,
+                  quoter: dict[str, Any]) -> dict[str, Any]:
     """Figures of this run only (the database may hold earlier runs')."""
     import asyncpg
     import httpx
@@ -68,7 +93,6 @@ async def _report(settings: Any, infra: Any, urls: dict[str, str], since_ms: int
     await _cancel_all(infra.nats_url, "the demo's NATS", None, "demo ends")
     async with httpx.AsyncClient(timeout=5) as http:
         metrics = {name: (await _get(http, f"{url}/metrics")) for name, url in urls.items() if name != "polysim"}
-        quoter = await _json(http, f"{urls.get('quoter', '')}/status")
         executor = await _json(http, f"{urls.get('executor', '')}/status")
         sim_state = await _json(http, f"{urls['polysim']}/_sim/state") if "polysim" in urls else {}
     conn = await asyncpg.connect(infra.database_url)
@@ -82,6 +106,7 @@ async def _report(settings: Any, infra: Any, urls: dict[str, str], since_ms: int
                                          "AND created_at >= $1", since)
     finally:
         await conn.close()
+    crossed = (quoter.get("counters") or {}).get("quotes_crossed")
     venue_open = sum((sim_state.get("open_orders") or {}).values()) if sim_state else still_open
     return {
         "mode": settings.mode,
@@ -90,7 +115,7 @@ async def _report(settings: Any, infra: Any, urls: dict[str, str], since_ms: int
         "orders_placed": int(placed),
         "fills": int(fills),
         "exec_audit_rows": int(plans),
-        "crossed_quotes": int(_metric_sum(metrics.get("quoter", ""), "quotes_crossed")),
+        "crossed_quotes": None if crossed is None else int(crossed),  # None: the quoter did not answer
         "resyncs": int(sum(_metric_sum(metrics.get("ingestor", ""), n) for n in (
             "ingestion_resync_first_delta", "ingestion_resync_gap", "ingestion_resync_checksum"))),
         "open_orders_at_end": int(venue_open),

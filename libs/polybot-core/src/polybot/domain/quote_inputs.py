@@ -39,8 +39,11 @@ INVENTORY_CAP = "inventory_cap"  # every side would grow a position already at i
 MIN_INTERVAL = "min_interval"  # a change, but the last plan is younger than the min requote interval
 RATE_LIMITED = "rate_limited"  # the market's token bucket is empty
 UNCHANGED = "unchanged"  # no movement past the thresholds and no change of our state
+# A target that would cross or lock the book or itself: never published (the pricing rules make it impossible;
+# this is the last check before a plan leaves, and ``quotes_crossed`` counts it).
+WOULD_CROSS = "would_cross"
 REASONS = (STALE_BOOK, RESYNCING, UNVERIFIED, TICK_CHANGED, NO_BOOK, MARKET_CLOSED, TOO_CLOSE_TO_END,
-           KILL_SWITCH, CROSSED, INVENTORY_CAP, MIN_INTERVAL, RATE_LIMITED, UNCHANGED, ONE_SIDED)
+           KILL_SWITCH, CROSSED, INVENTORY_CAP, MIN_INTERVAL, RATE_LIMITED, UNCHANGED, ONE_SIDED, WOULD_CROSS)
 # The reason of a "quote" decision (and of its plan): a new target, or the unchanged one re-published
 # before its TTL runs out.
 QUOTE = "quote"

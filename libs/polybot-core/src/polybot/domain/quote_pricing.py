@@ -254,3 +254,14 @@ def crosses(orders: Iterable[TargetOrder], touch: Touch, yes_token: str) -> bool
         if (price >= touch.ask) if side == "BUY" else (price <= touch.bid):
             return True
     return False
+
+
+def crosses_itself(orders: Iterable[TargetOrder], yes_token: str) -> bool:
+    """Our own bids and asks, seen in the YES frame, cross or lock (a YES bid and a NO bid summing to 1 or more
+    is one such case)."""
+    bids: list[Decimal] = []
+    asks: list[Decimal] = []
+    for order in orders:
+        side, price = to_yes_frame(order.asset_id, order.side, order.price, yes_token)
+        (bids if side == "BUY" else asks).append(price)
+    return bool(bids and asks and max(bids) >= min(asks))

@@ -51,6 +51,7 @@ from polybot.domain.quote_inputs import (
     REFRESH,
     TICK_CHANGED,
     UNCHANGED,
+    WOULD_CROSS,
     Decision,
     OurState,
     QuoteBook,
@@ -63,6 +64,7 @@ from polybot.domain.quote_pricing import (
     Touch,
     buy_cost,
     crosses,
+    crosses_itself,
     fair_price,
     notional_room,
     others_touch,
@@ -190,6 +192,8 @@ class SpreadQuoter:
         target = plan_orders(market, params, touch, ours, fair)
         if not target:
             return self._bad(state, market, INVENTORY_CAP, ours, now_ms, fair, touch)
+        if crosses(target, touch, market.yes_token) or crosses_itself(target, market.yes_token):
+            return self._bad(state, market, WOULD_CROSS, ours, now_ms, fair, touch)
         if last is not None and target == last.orders:
             return self._refresh(state, last, market, touch, fair, ours, now_ms)
         if last is not None and not urgent and now_ms - last.at_ms < params.min_requote_interval_ms:

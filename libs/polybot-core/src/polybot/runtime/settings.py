@@ -107,7 +107,17 @@ class ExecutorSettings(_Section):
     request_timeout_s: float = Field(5.0, gt=0)
     allow_approvals: bool = False  # never let the SDK send an on-chain approval implicitly
     cancel_all_on_stop: bool = True
+    # A market's orders are cancelled when its last target ran out this long ago with no plan after it (the
+    # quoter re-publishes before the TTL: silence means it is gone). None: they rest until a plan says otherwise.
+    target_lapse_grace_ms: int | None = Field(1_000, ge=0)
     kill_token: SecretStr | None = None  # protects POST /kill on the executor's ops API
+    # Builder credentials (``polybot builder-health``): a local Builder API key (key, secret, passphrase), or a
+    # remote signer that signs the Builder headers for us (URL, token). Env: POLYBOT_EXECUTOR__BUILDER_API_KEY …
+    builder_api_key: SecretStr | None = None
+    builder_secret: SecretStr | None = None
+    builder_passphrase: SecretStr | None = None
+    builder_signer_url: str | None = None
+    builder_signer_token: SecretStr | None = None
     risk: RiskSettings = RiskSettings()
 
 

@@ -97,6 +97,7 @@ class Executor:
         self._position_seq: dict[str, int] = {}
         self._subs: list[Any] = []
         self.last_plan: dict[str, dict[str, Any]] = {}
+        self.target_expires_ms: dict[str, int] = {}  # per market: when the last target taken runs out
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
     async def start(self, upkeep: Callable[[Executor], list[tuple[str, Callable[[], Any]]]]) -> None:
@@ -181,6 +182,7 @@ class Executor:
                 await self._record(run)
 
     async def _execute(self, plan: QuotePlan) -> None:
+        self.target_expires_ms[plan.market] = plan.expires_ts_ms
         if self.kill.engaged:
             run = PlanRun(plan.plan_id, plan.market, plan.model_dump(mode="json"), outcome="halted",
                           errors=[f"kill switch engaged: {self.kill.reason}"])
@@ -295,6 +297,21 @@ class Executor:
         if msg.reply:
             done = CancelAllDone(executor=self.gateway.name, canceled=canceled, open_orders=left, error=error)
             await self.bus.nc.publish(msg.reply, encode(done))
+
+    def lapsed_markets(self, now_ms: int) -> list[str]:
+        """Markets with orders resting whose last target ran out ``target_lapse_grace_ms`` ago with no plan
+        after it: a live quoter re-publishes before the TTL, so its silence means it is gone, and its
+        quotes must not outlive it."""
+        grace = self.cfg.target_lapse_grace_ms
+        if grace is None:
+            return []
+        return sorted(m for m in self.orders.markets()
+                      if (exp := self.target_expires_ms.get(m)) is not None and now_ms > exp + grace
+                      and m not in self.inbox.waiting and self._idle(m))
+
+    def _idle(self, market: str) -> bool:
+        worker = self._workers.get(market)
+        return worker is None or worker.done()
 
     async def set_kill(self, engaged: bool, reason: str) -> None:
         """Engage (cancel everything, hold every market) or clear the kill switch."""

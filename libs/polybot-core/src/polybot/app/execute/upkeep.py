@@ -7,6 +7,8 @@
 * **Fills**: the venue's trades since the last one seen (with a minute of overlap: a trade is applied once,
   by id) update ``fills``, ``positions``, the order record and the inventory, and go out as ``OrderFill``
   and ``MarketPosition``. A trade of an order we do not know is still recorded (it is ours: the key's).
+* **Lapse**: a market whose last target ran out ``target_lapse_grace_ms`` ago, with no plan since, has its
+  orders cancelled (``target_lapsed``): the quoter's quotes do not outlive the quoter.
 * **Reconciliation**, at start and every ``reconcile_interval_s``: the venue's open orders are the truth
   (``polybot.domain.order_sync``): orphans are cancelled, absent records dropped, unknown ones confirmed
   (and their deferred cancels sent), missed fills picked up by the next fills pass.
@@ -30,6 +32,7 @@ from polybot.venue.order_gateway import GatewayError, VenueTrade
 
 log = logging.getLogger(__name__)
 _TRADE_OVERLAP_MS = 60_000
+_LAPSE_CHECK_S = 0.25
 Loop = Callable[[], Coroutine[Any, Any, None]]
 
 
@@ -142,6 +145,21 @@ async def reconcile_once(ex: Executor, why: str) -> dict[str, int]:
     return counts
 
 
+async def lapse_loop(ex: Executor) -> None:
+    """Cancel the orders of markets whose target lapsed (``Executor.lapsed_markets``)."""
+    while True:
+        await asyncio.sleep(_LAPSE_CHECK_S)
+        for market in ex.lapsed_markets(ex.clock_ms()):
+            log.warning("the market's target lapsed with no plan after it: cancelling its orders",
+                        extra={"market": market, "expired_ms": ex.target_expires_ms.get(market)})
+            ex.target_expires_ms.pop(market, None)
+            try:
+                await ex.cancel_everything("target_lapsed", market=market)
+            except (GatewayError, OSError, TimeoutError) as exc:
+                log.warning("cancel of a lapsed market failed; next time", extra={"error": str(exc)})
+                ex.target_expires_ms[market] = 0
+
+
 async def reconcile_loop(ex: Executor) -> None:
     while True:
         await asyncio.sleep(ex.cfg.reconcile_interval_s)
@@ -153,5 +171,5 @@ async def reconcile_loop(ex: Executor) -> None:
 
 def default_loops(ex: Executor) -> list[tuple[str, Loop]]:
     return [("exec-heartbeat", lambda: heartbeat_loop(ex)), ("exec-fills", lambda: fills_loop(ex)),
-            ("exec-reconcile", lambda: reconcile_loop(ex))]
+            ("exec-reconcile", lambda: reconcile_loop(ex)), ("exec-lapse", lambda: lapse_loop(ex))]
 

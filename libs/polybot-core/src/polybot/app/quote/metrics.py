@@ -13,6 +13,7 @@ from polybot.runtime.metrics import ExactCounter, Metrics
 # Book message received → plan acknowledged by JetStream, in ms: a plan is worth little if it is late.
 LATENCY_BUCKETS_MS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 1000.0)
 DESELECTED = "deselected"  # a quoted market left the set (no longer selected for making): its quotes pulled
+SHUTDOWN = "shutdown"  # the quoter is stopping: what it quoted is pulled rather than left to its TTL
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,7 @@ class QuoteMetrics:
     suppressed: ExactCounter
     pulled: ExactCounter
     publish_failures: ExactCounter
+    crossed: ExactCounter
     latency_ms: Histogram
     inventory: Gauge
     reward_score: Gauge
@@ -36,6 +38,8 @@ class QuoteMetrics:
                                    ["reason"]),
             publish_failures=metrics.counter("quote_publish_failures", "Plans JetStream did not acknowledge "
                                                                        "(the market is decided afresh)"),
+            crossed=metrics.counter("quotes_crossed", "Targets refused because they would cross or lock the book "
+                                                      "or themselves (must stay 0: the pricing rules forbid it)"),
             latency_ms=metrics.histogram("quote_latency_ms", "Book message received to plan published (ms)",
                                          buckets=LATENCY_BUCKETS_MS),
             inventory=metrics.gauge("quote_inventory", "Our inventory per market in the YES frame "
@@ -45,7 +49,7 @@ class QuoteMetrics:
                                        ["market"]),
             markets=metrics.gauge("quote_markets", "Markets the quoter quotes, by state", ["state"]),
         )
-        for reason in (*REASONS, DESELECTED):  # every reason shows at 0 before it first happens
+        for reason in (*REASONS, DESELECTED, SHUTDOWN):  # every reason shows at 0 before it first happens
             m.suppressed.inc(0, reason=reason)
             m.pulled.inc(0, reason=reason)
         return m

@@ -16,7 +16,7 @@ Decisions and their publishing are serialized (one lock): a plan's ``seq`` is ta
 plans go out in that order. A plan JetStream did not acknowledge is counted and its market decided afresh
 (``SpreadQuoter.reset``), so the next decision publishes again. A market that leaves the quoted set (no
 longer selected for making, closed at Gamma, gone) gets one last empty target (``deselected``) if it had
-quotes out.
+quotes out, and so does every market when the quoter stops (``shutdown``).
 """
 
 from __future__ import annotations
@@ -39,13 +39,13 @@ from polybot.app.quote.inputs import (
     quote_market,
     yes_inventory,
 )
-from polybot.app.quote.metrics import DESELECTED, QuoteMetrics
+from polybot.app.quote.metrics import DESELECTED, SHUTDOWN, QuoteMetrics
 from polybot.app.quote.plans import PlanSeq, plan_for, pull_plan
 from polybot.app.quote.ports import BookSource, BusPlanSink, Input, InputFollower, PlanSink
 from polybot.bus.book_feed import BookFeed
 from polybot.bus.client import Bus
 from polybot.bus.messages import KillSwitch, MarketInfo, MarketPosition, QuotePlan
-from polybot.domain.quote_inputs import NO_BOOK, Decision, QuoteBook, RewardScore
+from polybot.domain.quote_inputs import NO_BOOK, WOULD_CROSS, Decision, QuoteBook, RewardScore
 from polybot.domain.quoting import SpreadQuoter
 from polybot.runtime.clock import now_ms as wall_ms
 from polybot.runtime.metrics import Metrics
@@ -188,6 +188,10 @@ class Quoter:
         slot.score = decision.score
         if decision.action != "quote":
             self.metrics.suppressed.inc(reason=decision.reason)
+        if decision.reason == WOULD_CROSS:
+            self.metrics.crossed.inc()
+            log.error("a target would have crossed the book or itself: pulled instead",
+                      extra={"market": slot.info.condition_id})
         score = decision.score
         self.metrics.reward_score.labels(slot.info.condition_id).set(
             float(score.q_min) if score is not None and score.qualifying else 0.0)
@@ -240,6 +244,22 @@ class Quoter:
             await stopping.wait()
         finally:
             await self.supervisor.stop()
+            await self.pull_all(SHUTDOWN)
+
+    async def pull_all(self, reason: str) -> list[QuotePlan]:
+        """Publish an empty target for every market with quotes out (a stop must not leave them to the TTL,
+        nor to an executor that may keep the last target); nothing is published for the others."""
+        async with self._lock:
+            now = self.clock_ms()
+            plans = []
+            for cid, slot in sorted(self.markets.items()):
+                last = slot.last_plan
+                if last is not None and last.orders:
+                    plans.append(pull_plan(cid, last.tick_size, self.quoter.params(cid), self.seq.next(cid, now),
+                                           now, reason))
+            for cid in {p.market for p in plans}:
+                self.quoter.reset(cid)
+            return await self._publish(plans, {}) if plans else []
 
     def load(self, inputs: asyncio.Queue[Input]) -> None:
         """Apply every input already queued (the cold start's backlog), deciding nothing yet."""
@@ -295,7 +315,8 @@ class Quoter:
             "notional_usdc": str(self.total_notional),
             "counters": {"quotes_emitted": int(self.metrics.emitted.value()),
                          "quotes_pulled": int(self.metrics.pulled.value()),
-                         "quote_publish_failures": int(self.metrics.publish_failures.value())},
+                         "quote_publish_failures": int(self.metrics.publish_failures.value()),
+                         "quotes_crossed": int(self.metrics.crossed.value())},
             "tasks_down": self.supervisor.down(),
         }
 
