@@ -23,3 +23,4 @@ def test_demo_runs_headless_and_ends_with_a_report_and_no_open_order(tmp_path: P
     assert report["mode"] == "sim" and report["markets"] > 0
     assert report["open_orders_at_end"] == 0 and report["crossed_quotes"] == 0
     assert report["exec_audit_rows"] == report["plans"]
+    assert report["orders_placed"] > 0 and report["fills"] > 0, report  # the demo trades in every run
