@@ -4,16 +4,25 @@ Runs the recording through the ingestor's own parser and book state machine, ver
 optionally writes the reconstructed events and snapshots to a database, and prints a summary::
 
     polybot.cli replay <file> <market_id> [--db-url sqlite:///./polybot.db | postgresql://…]
-        [--min-order-size 5] [--neg-risk false] [--tick-size 0.01] [--json]
+        [--min-order-size 5] [--neg-risk false] [--tick-size 0.01]
+        [--strategy spread [--params quoter.toml] [--decisions]] [--json]
 
 With ``--json`` the summary is one JSON object: ``{"market_id", "frames", "events", "applied", "invalid",
 "hash_checked", "hash_ok", "hash_mismatch", "resyncs": {...}, "books": {asset_id: {"best_bid", "best_ask",
 "bid_levels", "ask_levels", "hash", ...}}}``. Invalid messages are listed on stderr.
 
+``--strategy spread`` also runs the quoter's SpreadQuoter over the replayed books (``app.replay.strategy``),
+with the ``[quoter]`` table of ``--params`` (defaults without it), and adds ``"strategy"``, ``"tokens"``
+(``{"yes", "no"}``), ``"plans"`` (quotes and pulls that would be published), ``"suppressed"`` (``{reason:
+n}`` of holds) and ``"crossed"`` (targets crossing the book or themselves: always 0), and with
+``--decisions`` ``"decisions"``: ``[{"ts_ms", "action", "reason", "orders": ["BUY 10 YES @ 0.48", ...],
+"fair"}]``.
+
 Exit 0 when events of the market were replayed and every hash checked matched; 1 when the replay ran but
-found a problem: nothing to replay (an empty file, only invalid frames, another market's recording) or a
-book whose hash disagreed with the venue's (the summary is still printed, the last line on stderr says
-why); 2 when it could not run (a bad file, flag or database).
+found a problem: nothing to replay (an empty file, only invalid frames, another market's recording), a
+target that crossed the book, or a book whose hash disagreed with the venue's (the summary is still
+printed, the last line on stderr says why); 2 when it could not run (a bad file, flag, params file or
+database).
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from polybot.domain.book_verify import MarketMeta, venue_number
 
 if TYPE_CHECKING:  # the replay machinery is imported when a replay runs, after the arguments are checked
     from polybot.app.replay.run import ReplayRun
+    from polybot.app.replay.strategy import QuoteReplay
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -52,6 +62,11 @@ def register(sub: Any) -> None:
     p.add_argument("--min-order-size", default="5", help="market min_order_size for hashing (default 5)")
     p.add_argument("--neg-risk", default="false", help="market neg_risk, true/false (default false)")
     p.add_argument("--tick-size", default="0.01", help="market tick size for hashing (default 0.01)")
+    p.add_argument("--strategy", choices=("spread",), default=None,
+                   help="also run the SpreadQuoter over the replayed books and count its decisions")
+    p.add_argument("--params", default=None, metavar="FILE",
+                   help="TOML file whose [quoter] table sets the strategy's parameters (default: the defaults)")
+    p.add_argument("--decisions", action="store_true", help="list every decision of the strategy")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(handler=run)
 
@@ -99,7 +114,26 @@ def _check_db_url(url: str) -> None:
         raise CliError(f"cannot write to {url}: {target} is a directory; give a file name in it")
 
 
-async def _replay(path: Path, market_id: str, meta: MarketMeta, db_url: str | None) -> ReplayRun:
+def _strategy(args: argparse.Namespace, meta: MarketMeta) -> QuoteReplay | None:
+    if args.strategy is None:
+        for flag, given in (("--params", args.params is not None), ("--decisions", args.decisions)):
+            if given:
+                raise CliError(f"{flag} is for a strategy: add --strategy spread")
+        return None
+    from polybot.app.replay.strategy import QuoteReplay
+    from polybot.cli.quoter_params import load_quoter_params
+    from polybot.domain.quoting import SpreadQuoter
+
+    if args.params is None:
+        quoter = SpreadQuoter()
+    else:
+        settings = load_quoter_params(args.params)
+        quoter = SpreadQuoter(settings.default_params(), settings.per_market_params())
+    return QuoteReplay(args.market_id, meta, quoter, keep_decisions=args.decisions)
+
+
+async def _replay(path: Path, market_id: str, meta: MarketMeta, db_url: str | None,
+                  strategy: QuoteReplay | None) -> ReplayRun:
     from polybot.app.replay.run import parse_db_url, replay_to_db
     from polybot.cli.connect import PG_ERRORS, connect_pg
 
@@ -107,7 +141,7 @@ async def _replay(path: Path, market_id: str, meta: MarketMeta, db_url: str | No
         conn = await connect_pg(db_url, label="--db-url")  # fail fast, naming the host, before reading
         await conn.close()
     try:
-        return await replay_to_db(path, market_id, meta, db_url)
+        return await replay_to_db(path, market_id, meta, db_url, strategy=strategy)
     except sqlite3.Error as exc:
         raise CliError(f"cannot write to {db_url}: {describe(exc)}") from exc
     except PG_ERRORS as exc:
@@ -124,6 +158,15 @@ def _print_human(summary: dict[str, Any]) -> None:
         print(f"book {asset_id}: bid {book['best_bid']} / ask {book['best_ask']} "
               f"({book['bid_levels']}x{book['ask_levels']} levels, {book['state']}, seq {book['seq']}, "
               f"hash {book['hash']})")
+    if "strategy" not in summary:
+        return
+    print(f"{'plans':<14} {summary['plans']}")
+    print(f"{'crossed':<14} {summary['crossed']}")
+    print("suppressed     " + " ".join(f"{k}={v}" for k, v in summary["suppressed"].items()))
+    for row in summary.get("decisions", ()):
+        fair = f" fair {row['fair']}" if row["fair"] is not None else ""
+        orders = f": {', '.join(row['orders'])}" if row["orders"] else ""
+        print(f"decision {row['ts_ms']} {row['action']} {row['reason']}{fair}{orders}")
 
 
 def _print_invalid(result: ReplayRun) -> None:
@@ -139,11 +182,12 @@ def run(args: argparse.Namespace) -> int:
     meta = _meta(args)
     if args.db_url is not None:
         _check_db_url(args.db_url)
+    strategy = _strategy(args, meta)
     from polybot.cli.replay_findings import failing_line, nothing_replayed
     from polybot.runtime import eventloop
 
     try:
-        result: ReplayRun = eventloop.run(_replay(path, args.market_id, meta, args.db_url))
+        result: ReplayRun = eventloop.run(_replay(path, args.market_id, meta, args.db_url, strategy))
     except UnicodeDecodeError as exc:
         raise CliError(f"{path} is not a text recording: {describe(exc)}"
                        f"{'; it looks gzip-compressed: gunzip it first' if _gzipped(path) else ''}") from exc
@@ -162,6 +206,10 @@ def run(args: argparse.Namespace) -> int:
         _print_human(summary)
     if not summary["events"]:  # ran, but found nothing to replay: a problem, not a success
         print_error(nothing_replayed(path, args.market_id, result))
+        return EXIT_PROBLEM
+    if summary.get("crossed"):
+        print_error(f"{summary['crossed']} targets of the strategy would have crossed or locked the book or "
+                    f"themselves: a bug in the SpreadQuoter's pricing; run with --decisions to see them")
         return EXIT_PROBLEM
     if summary["hash_mismatch"]:
         n, checked = summary["hash_mismatch"], summary["hash_checked"]

@@ -4,7 +4,8 @@ conversions, no I/O.
 * ``MarketInfo`` → ``QuoteMarket``: YES is outcome index 0, NO index 1; rewards only when the market pays them
   (a size floor, a spread ceiling and a daily rate, all positive); the end date as epoch ms.
 * ``BookView`` → ``QuoteBook``: the feed's state, both sides best first, the tick of the snapshot the book
-  stands on, its age, and the publisher's reason while it is not live (``tick_size`` after a tick change).
+  stands on, its age, and the publisher's reason while it is not live (``tick_size`` after a tick change);
+  the conversion itself is ``polybot.domain.quote_books``'s, which the replay shares.
 * ``MarketPosition`` → ``OurState``: shares per token, resting orders, ``version`` = its ``seq``.
 
 The market's tick is the one its books stand on when both tokens' snapshots agree: the venue announces a tick
@@ -21,7 +22,7 @@ from decimal import Decimal
 
 from polybot.bus.book_feed import BookView
 from polybot.bus.messages import MarketInfo, MarketPosition
-from polybot.domain.book_follow import FeedState
+from polybot.domain import quote_books
 from polybot.domain.quote_inputs import OurOrder, OurState, QuoteBook, QuoteMarket
 
 DEFAULT_MIN_ORDER_SIZE = Decimal(5)  # the venue's usual minimum, when neither Gamma nor the CLOB says
@@ -57,10 +58,7 @@ def pays_rewards(info: MarketInfo) -> bool:
 
 def market_tick(info: MarketInfo, books: Iterable[QuoteBook]) -> Decimal | None:
     """The tick to quote on: the books' snapshot tick when every token's agrees, else ``MarketInfo``'s."""
-    ticks = {b.tick_size for b in books}
-    if len(ticks) == 1 and None not in ticks:
-        return next(iter(ticks))
-    return info.tick_size if info.tick_size is not None else next((t for t in ticks if t is not None), None)
+    return quote_books.agreed_tick(books, info.tick_size)
 
 
 def quote_market(info: MarketInfo, tokens: tuple[str, str], tick_size: Decimal) -> QuoteMarket:
@@ -75,12 +73,8 @@ def quote_market(info: MarketInfo, tokens: tuple[str, str], tick_size: Decimal) 
 
 
 def quote_book(view: BookView) -> QuoteBook:
-    return QuoteBook(
-        asset_id=view.asset_id, state=view.state.value,
-        bids=tuple((lv.price, lv.size) for lv in view.book.bids_best_first()),
-        asks=tuple((lv.price, lv.size) for lv in view.book.asks_best_first()),
-        tick_size=view.tick_size, age_ms=view.age_ms,
-        reason=None if view.state is FeedState.LIVE else view.publisher_reason)
+    return quote_books.quote_book(view.asset_id, view.state.value, view.book, view.tick_size, view.age_ms,
+                                  view.publisher_reason)
 
 
 def position_notional(position: MarketPosition) -> Decimal:

@@ -9,6 +9,8 @@ seen so far, and at the end pending hash checks are expired so each ends as ok, 
 
 ``ReplayRun`` is pure (feed lines, read the summary, collect rows); ``replay_file`` adds the file and an
 optional ``BookSink`` (``polybot.store.book_tables``) to persist the reconstructed events and snapshots.
+Given a ``QuoteReplay`` (``strategy``), the run also has the SpreadQuoter decide after every frame of the
+market, and the summary carries what it decided.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from polybot.app.replay.strategy import QuoteReplay
 from polybot.domain.book_effects import (
     COUNTED_RESYNC_REASONS,
     Applied,
@@ -61,7 +64,8 @@ class ReplayCounts:
 class ReplayRun:
     """Replays frames of one market; collects effects as pending rows for a sink."""
 
-    def __init__(self, market_id: str, meta: MarketMeta, config: SyncConfig | None = None) -> None:
+    def __init__(self, market_id: str, meta: MarketMeta, config: SyncConfig | None = None,
+                 strategy: QuoteReplay | None = None) -> None:
         self.market_id = market_id
         # Recordings rarely carry their tick: the given one is a guess, so levels are not refused by it.
         config = config or SyncConfig(enforce_tick=False)
@@ -73,6 +77,7 @@ class ReplayRun:
         self.snapshots_out: list[Snapshot] = []
         self.markets_seen: dict[str, None] = {}  # every market with a valid event, in order of appearance
         self.stopped_early = False  # ``replay_file`` gave up on a file that is not a recording
+        self.strategy = strategy
 
     def feed_line(self, line: str, line_no: int = 0) -> list[Effect]:
         """Replay one recorded frame; returns the effects it produced."""
@@ -84,22 +89,29 @@ class ReplayRun:
             self.invalid.append((line_no, bad))
         self.counts.invalid += len(parsed.invalid)
         effects: list[Effect] = []
+        mine = False
         for event in parsed.events:
             market = getattr(event, "market", None)
             if isinstance(market, str) and market:
                 self.markets_seen.setdefault(market)
             if not self._mine(event):
                 continue
+            mine = True
             self.counts.events += 1
             self.now_ms = max(self.now_ms, getattr(event, "ts_ms", 0))
             effects.extend(self.books.feed(_stamped(event, self.now_ms), self.now_ms))
         self._collect(effects)
+        if mine and self.strategy is not None:  # a frame is what the venue sends at once: decide on it whole
+            self.strategy.decide(self.books, self.now_ms)
         return effects
 
     def finish(self) -> list[Effect]:
         """Expire the hash checks still waiting for a ``last_trade_price``."""
-        effects = self.books.tick(self.now_ms + self.books.config.ltp_window_ms + 1)
+        end_ms = self.now_ms + self.books.config.ltp_window_ms + 1
+        effects = self.books.tick(end_ms)
         self._collect(effects)
+        if effects and self.strategy is not None:  # a pending hash expired: the quoter would see it go bad
+            self.strategy.decide(self.books, end_ms)
         return effects
 
     def not_a_recording(self) -> bool:
@@ -126,7 +138,7 @@ class ReplayRun:
                 "state": sync.state.value,
                 "seq": sync.seq,
             }
-        return {
+        summary: dict[str, Any] = {
             "market_id": self.market_id,
             "frames": c.frames,
             "events": c.events,
@@ -138,6 +150,9 @@ class ReplayRun:
             "resyncs": dict(c.resyncs),
             "books": books,
         }
+        if self.strategy is not None:
+            summary.update(self.strategy.summary())
+        return summary
 
     def _mine(self, event: MarketEvent) -> bool:
         if isinstance(event, NewMarket):
@@ -174,9 +189,9 @@ def iter_frames(path: Path) -> Iterator[tuple[int, str]]:
 
 
 async def replay_file(path: Path, market_id: str, meta: MarketMeta, sink: BookSink | None = None,
-                      config: SyncConfig | None = None) -> ReplayRun:
+                      config: SyncConfig | None = None, strategy: QuoteReplay | None = None) -> ReplayRun:
     """Replay ``path`` (JSONL) for ``market_id``, writing rows to ``sink`` in batches; return the run."""
-    run = ReplayRun(market_id, meta, config)
+    run = ReplayRun(market_id, meta, config, strategy)
     for line_no, frame in iter_frames(path):
         run.feed_line(frame, line_no)
         if run.counts.frames == JUNK_FRAMES_MAX and run.not_a_recording():
@@ -208,20 +223,20 @@ def parse_db_url(url: str) -> tuple[str, str]:
 
 
 async def replay_to_db(path: Path, market_id: str, meta: MarketMeta, db_url: str | None,
-                       config: SyncConfig | None = None) -> ReplayRun:
+                       config: SyncConfig | None = None, strategy: QuoteReplay | None = None) -> ReplayRun:
     """Replay ``path`` and write the results to ``db_url`` (none: summary only)."""
     if db_url is None:
-        return await replay_file(path, market_id, meta, None, config)
+        return await replay_file(path, market_id, meta, None, config, strategy)
     kind, target = parse_db_url(db_url)
     if kind == "sqlite":
         store = SqliteBookStore(target)
         try:
-            return await replay_file(path, market_id, meta, store, config)
+            return await replay_file(path, market_id, meta, store, config, strategy)
         finally:
             store.close()
     pool = await create_pool(target, min_size=1, max_size=2)
     try:
         await apply_migrations(pool, ("ingest",))
-        return await replay_file(path, market_id, meta, PgBookStore(pool), config)
+        return await replay_file(path, market_id, meta, PgBookStore(pool), config, strategy)
     finally:
         await pool.close()
