@@ -20,6 +20,10 @@ async def test_audit_orders_fills_and_positions_are_idempotent(pool: asyncpg.Poo
         assert await exec_repo.insert_audit(conn, row) is True
         assert await exec_repo.insert_audit(conn, row) is False  # a redelivered plan: still one row
         assert await conn.fetchval("SELECT count(*) FROM exec_audit WHERE plan_id = 'p1'") == 1
+        # stored as JSON objects, not as JSON text inside a jsonb string: SQL reads into them
+        got = await conn.fetchrow("SELECT plan->>'plan_id' AS pid, jsonb_typeof(intents) AS kind, "
+                                  "acks->0->>'status' AS ack FROM exec_audit WHERE plan_id = 'p1'")
+        assert dict(got) == {"pid": "p1", "kind": "object", "ack": "accepted"}
         assert await exec_repo.audited(conn, "p1") and not await exec_repo.audited(conn, "p2")
 
         order = OrderRow("0xo", "m", "yes", "BUY", D("0.45"), D(10), D(0), "live", "sim", plan_id="p1")

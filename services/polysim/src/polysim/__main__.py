@@ -15,7 +15,7 @@ import json
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from polysim.app import build_app
@@ -26,6 +26,25 @@ from polysim.server import QuietServer, start, uvicorn_config
 
 EXIT_ERROR = 2
 _REASON_MAX = 300  # characters of an exception's text in the one line
+
+
+IS_WINDOWS = sys.platform == "win32"  # polysim stands alone: polybot.runtime.platform decides the same way
+
+
+def stop_on_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> None:
+    """``stop`` on SIGINT/SIGTERM, and on Ctrl-Break on Windows (how ``polybot up`` asks a child there), whose
+    event loops have no ``add_signal_handler``: a plain handler hands the stop to the loop instead."""
+    if not IS_WINDOWS:
+        try:
+            for posix_sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(posix_sig, stop)
+            return
+        except (NotImplementedError, RuntimeError):
+            pass
+    brk: int | None = getattr(signal, "SIGBREAK", None)
+    sigs: list[int] = [signal.SIGINT, signal.SIGTERM, *([brk] if IS_WINDOWS and brk is not None else [])]
+    for sig in sigs:
+        signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop))
 
 
 class StartupError(Exception):
@@ -80,9 +99,8 @@ async def serve(argv: Sequence[str] | None = None) -> None:
     ctx = _context(config)
     sock = _listen(config.host, config.port)
     server = QuietServer(uvicorn_config(build_app(ctx), config.host, config.port, log_level, config.ws_deflate))
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):  # a graceful stop that exits 0, not by re-raising the signal
-        loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+    # a graceful stop that exits 0, not by re-raising the signal
+    stop_on_signals(asyncio.get_running_loop(), lambda: setattr(server, "should_exit", True))
     task, port = await start(server, [sock])
     print(json.dumps({"polysim": "listening", "url": f"http://{config.host}:{port}",
                       "markets": len(ctx.catalog.markets), "seed": config.seed}), flush=True)

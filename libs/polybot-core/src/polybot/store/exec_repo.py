@@ -124,7 +124,7 @@ async def insert_audit(conn: Conn, row: AuditRow) -> bool:
     """One row per plan; False when the plan was audited before (a redelivery)."""
     done = await conn.fetchval(
         """INSERT INTO exec_audit (plan_id, market, plan, intents, acks, errors, outcome, duration_ms)
-           VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6::jsonb, $7, $8)
+           VALUES ($1, $2, $3::text::jsonb, $4::text::jsonb, $5::text::jsonb, $6::text::jsonb, $7, $8)
            ON CONFLICT (plan_id) DO NOTHING RETURNING 1""",
         row.plan_id, row.market, orjson.dumps(row.plan).decode(), orjson.dumps(row.intents).decode(),
         orjson.dumps(row.acks).decode(), orjson.dumps(row.errors).decode(), row.outcome, row.duration_ms)

@@ -1,14 +1,17 @@
 """The ``clob`` backend: ``OrderGateway`` over Polymarket's unified SDK (``polymarket-client``, pinned).
 
-Every call into the SDK is in this module, so an SDK upgrade touches one file. Live mode uses the SDK's
+Every order call into the SDK is in this module (its market and quote reads are in
+``polybot.venue.sdk_markets``), so an SDK upgrade touches few files. Live mode uses the SDK's
 own ``PRODUCTION`` environment unchanged; sim mode points it at polysim through
 ``polybot.venue.sdk_environment`` (the only user of the SDK's private hook). What the adapter adds:
 
 * the order id of every signed order is computed before it is posted (``polybot.venue.order_hash``), so a
   post that times out or loses its answer comes back ``unknown`` with the id, never as a rejection;
-* orders are signed here and posted in batches of at most 15 (``post_orders``); the SDK's ``place_*``
-  helpers, which may send an on-chain approval when the venue answers "allowance is not enough", are never
-  used, and an allowance refusal is a plain rejection (``allow_approvals`` stays a decision for a person);
+* orders are signed here and posted in batches of at most 15 (``post_orders``): GTC and GTD as limit
+  orders, FAK and FOK (the venue's IOC, ``polybot market-trade``) as the SDK's price-protected market
+  orders; the SDK's ``place_*`` helpers, which may send an on-chain approval when the venue answers
+  "allowance is not enough", are never used, and an allowance refusal is a plain rejection
+  (``allow_approvals`` stays a decision for a person);
 * a heartbeat whose id the venue no longer expects is resent with the id the venue names;
 * HTTP 425 (the matching engine restarting) and rate limits raise ``GatewayError`` marked ``paused``
   with the venue's retry-after: a pause, not an error rate event.
@@ -24,6 +27,7 @@ from decimal import Decimal
 from polymarket import AsyncSecureClient, OrderHeartbeatMismatchError, RateLimitError, RequestRejectedError
 from polymarket.errors import PolymarketError, TransportError
 from polymarket.models.clob.order_response import AcceptedOrder
+from polymarket.models.clob.orders import SignedOrder
 
 from polybot.venue.order_gateway import (
     MAX_CANCEL_BATCH,
@@ -67,9 +71,7 @@ class ClobGateway:
         signed = []
         for req in orders:
             try:
-                signed.append(await self.client.create_limit_order(
-                    token_id=req.asset_id, price=req.price, size=req.size, side=req.side, post_only=req.post_only,
-                    expiration=req.expiration_s if req.order_type == "GTD" else None))
+                signed.append(await self._sign(req))
             except PolymarketError as exc:
                 raise _gateway_error(exc) from exc
         ids = [order_id(OrderFields(s.salt, s.maker, s.signer, int(s.token_id), s.maker_amount, s.taker_amount,
@@ -91,8 +93,27 @@ class ClobGateway:
                 out.append(PlaceAnswer(req.client_id, ans.status, ans.order_id or oid, None, tuple(ans.trade_ids),
                                        matched))
             else:
-                out.append(PlaceAnswer(req.client_id, "rejected", None, f"{ans.code}: {ans.message}"))
+                # the id it would have had: an IOC that found nothing to match is still an order sent
+                out.append(PlaceAnswer(req.client_id, "rejected", oid, f"{ans.code}: {ans.message}"))
         return out
+
+    async def _sign(self, req: OrderRequest) -> SignedOrder:
+        """A limit order (GTC, GTD) or an immediate one (FAK, FOK: the venue's IOC, never resting).
+
+        An immediate order is the SDK's market order with its price protected at ``req.price``: a BUY
+        spends at most price × size USDC (the SDK keeps whole cents, so a sub-cent notional buys a little
+        less), a SELL sells ``size`` shares at ``req.price`` or better.
+        """
+        if req.order_type in ("FAK", "FOK"):
+            if req.side == "BUY":
+                return await self.client.create_market_order(
+                    token_id=req.asset_id, side="BUY", amount=req.price * req.size, max_price=req.price,
+                    order_type=req.order_type)
+            return await self.client.create_market_order(
+                token_id=req.asset_id, side="SELL", shares=req.size, min_price=req.price, order_type=req.order_type)
+        return await self.client.create_limit_order(
+            token_id=req.asset_id, price=req.price, size=req.size, side=req.side, post_only=req.post_only,
+            expiration=req.expiration_s if req.order_type == "GTD" else None)
 
     async def cancel(self, order_ids: Sequence[str]) -> CancelAnswer:
         if not order_ids:

@@ -7,6 +7,10 @@ them to its venue. The rules every backend keeps:
   A venue refusal is ``status="rejected"`` with the venue's message; a timeout or transport failure after
   the request may have reached the venue is ``status="unknown"`` with the ``order_id`` computed from the
   signed order (Polymarket's order id is the order's hash), never a rejection: the order may rest.
+  A rejection may carry the id the order would have had (the venue never knew it).
+* ``order_type`` FAK or FOK is an immediate order (the venue's IOC): it never rests; it answers
+  ``matched`` with ``size_matched`` (FAK: what filled, the rest is dropped), or ``rejected`` when nothing
+  (FOK: not everything) could be matched at ``price`` or better.
 * ``cancel`` takes at most ``MAX_CANCEL_BATCH`` ids; ids the venue did not cancel come back in
   ``not_canceled`` with its reason (already filled, unknown...).
 * ``open_orders`` and ``trades`` are the venue's truth for reconciliation.

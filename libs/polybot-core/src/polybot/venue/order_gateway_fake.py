@@ -1,7 +1,8 @@
 """A fake ``OrderGateway`` for unit tests of the executor's logic: in memory, scripted, deterministic.
 
-Orders rest until cancelled or filled by ``fill``; ``reject_next``, ``unknown_next`` and ``fail_next``
-script the venue's moods (a refusal, a lost answer after which the order *does* rest, an outage).
+Orders rest until cancelled or filled by ``fill``; FAK / FOK orders never rest and match what ``ioc_fills``
+scripts. ``reject_next``, ``unknown_next`` and ``fail_next`` script the venue's moods (a refusal, a lost
+answer after which the order *does* rest, an outage).
 Every call is recorded in ``calls``. It is the I/O-free twin of the SDK adapter, never a substitute for
 the tests against polysim.
 """
@@ -35,6 +36,7 @@ class FakeGateway:
     unknown_next: int = 0  # the next n places rest but answer "unknown" (a timeout)
     fail_next: list[GatewayError] = field(default_factory=list)  # raised by the next calls, one each
     heartbeats: int = 0
+    ioc_fills: list[Decimal] = field(default_factory=list)  # what the next FAK / FOK orders match, one each
     _serial: int = 0
 
     def _maybe_fail(self) -> None:
@@ -57,6 +59,9 @@ class FakeGateway:
                 out.append(PlaceAnswer(req.client_id, "rejected", error=self.reject_next.pop(0)))
                 continue
             oid = self.order_id_of(req)
+            if req.order_type in ("FAK", "FOK"):
+                out.append(self._immediate(req, oid))
+                continue
             self.resting[oid] = VenueOrder(oid, req.market, req.asset_id, req.side, req.price, req.size,
                                            Decimal(0), "LIVE")
             if self.unknown_next:
@@ -65,6 +70,14 @@ class FakeGateway:
             else:
                 out.append(PlaceAnswer(req.client_id, "live", order_id=oid))
         return out
+
+    def _immediate(self, req: OrderRequest, oid: str) -> PlaceAnswer:
+        """An IOC never rests: it matches what ``ioc_fills`` scripts (nothing when unscripted)."""
+        matched = min(self.ioc_fills.pop(0) if self.ioc_fills else Decimal(0), req.size)
+        if matched <= 0 or (req.order_type == "FOK" and matched < req.size):
+            code = "fok_not_filled" if req.order_type == "FOK" else "fak_not_filled"
+            return PlaceAnswer(req.client_id, "rejected", oid, f"{code}: nothing to match")
+        return PlaceAnswer(req.client_id, "matched", oid, size_matched=matched)
 
     async def cancel(self, order_ids: Sequence[str]) -> CancelAnswer:
         self.calls.append(("cancel", tuple(order_ids)))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from prometheus_client import Gauge, Histogram
 
@@ -41,6 +42,8 @@ class IngestMetrics:
     books: Gauge  # label state
     outbox_pending: Gauge
     receive_to_publish: Histogram
+    last_update: Gauge  # label market
+    _freshness_markets: set[str] = field(default_factory=set)
 
     @classmethod
     def register(cls, m: Metrics) -> IngestMetrics:
@@ -83,7 +86,20 @@ class IngestMetrics:
             receive_to_publish=m.histogram("ingestion_receive_to_publish_seconds",
                                            "Frame received to JetStream ack of the resulting message",
                                            buckets=_LATENCY_BUCKETS),
+            last_update=m.gauge("ingestion_last_update_timestamp_seconds",
+                                "Venue time of the market's stalest book's last update (0: a book not received yet)",
+                                ["market"]),
         )
+
+    def show_freshness(self, oldest_ms: Mapping[str, int]) -> None:
+        """Per market, the last update of its stalest book (``oldest_ms``: epoch ms, 0 for none yet): one
+        silent token is enough to make the market unquotable. Markets no longer followed lose their series."""
+        for market, ts_ms in oldest_ms.items():
+            self.last_update.labels(market=market).set(ts_ms / 1000)
+        for gone in self._freshness_markets - oldest_ms.keys():
+            self.last_update.remove(gone)
+        self._freshness_markets.clear()
+        self._freshness_markets.update(oldest_ms)
 
     def resync_counts(self) -> dict[str, int]:
         """``{"ingestion_resync_gap": n, …}`` for JSON logs."""

@@ -132,3 +132,8 @@ def update_gauges(ing: Scheduled) -> None:
     for state in BookState:
         ing.metrics.books.labels(state=state.value).set(counts.get(state.value, 0))
     ing.metrics.outbox_pending.set(ing.outbox.pending)
+    oldest: dict[str, int] = {}
+    for b in ing.books:
+        ts = b.stats.last_update_ts_ms
+        oldest[b.market] = min(oldest.get(b.market, ts), ts)
+    ing.metrics.show_freshness(oldest)

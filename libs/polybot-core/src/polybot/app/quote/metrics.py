@@ -27,6 +27,7 @@ class QuoteMetrics:
     inventory: Gauge
     reward_score: Gauge
     markets: Gauge
+    last_plan: Gauge
 
     @classmethod
     def register(cls, metrics: Metrics) -> QuoteMetrics:
@@ -48,6 +49,9 @@ class QuoteMetrics:
                                                              "the last target; 0 when it does not qualify)",
                                        ["market"]),
             markets=metrics.gauge("quote_markets", "Markets the quoter quotes, by state", ["state"]),
+            last_plan=metrics.gauge("quote_last_plan_timestamp_seconds", "When the market's last plan was published "
+                                                                         "(before its first: when it was taken on)",
+                                    ["market"]),
         )
         for reason in (*REASONS, DESELECTED, SHUTDOWN):  # every reason shows at 0 before it first happens
             m.suppressed.inc(0, reason=reason)
@@ -55,6 +59,6 @@ class QuoteMetrics:
         return m
 
     def forget(self, market: str) -> None:
-        for gauge in (self.inventory, self.reward_score):
+        for gauge in (self.inventory, self.reward_score, self.last_plan):
             with contextlib.suppress(KeyError):
                 gauge.remove(market)
