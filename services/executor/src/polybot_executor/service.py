@@ -44,6 +44,14 @@ class ExecutorService:
     async def run(self, ctx: ServiceContext) -> None:
         bus, pool = ctx.require()
         logging.getLogger("httpx").setLevel(logging.WARNING)
+        # Red until the plan consumer and the loops run: the gateway's client, the state load and the first
+        # reconciliation come before, and their time must not read as ready (the task checks come later).
+        consuming = False
+
+        async def started() -> bool:
+            return consuming
+
+        ctx.extra_ready["executor:started"] = started
         async with open_gateway(ctx.settings, bus) as (gateway, extra_loops):
             ex = Executor(ctx.settings, ctx.metrics, bus=bus, pool=pool, gateway=gateway)
             self.executor = ex
@@ -52,6 +60,7 @@ class ExecutorService:
             await ex.load_state()
             await reconcile_once(ex, "start")
             await ex.start(lambda e: [*default_loops(e), *extra_loops(e)])
+            consuming = True
             try:
                 await ctx.stopping.wait()
             finally:

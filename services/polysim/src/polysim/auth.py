@@ -168,6 +168,11 @@ class CredentialStore:
         """Registered credentials for an API key."""
         return self._by_key.get(api_key)
 
+    def keys_of(self, address: str) -> list[str]:
+        """Every API key created for ``address`` (all its nonces), by nonce: what ``GET /auth/api-keys`` lists."""
+        owned = sorted(nonce for addr, nonce in self._created if addr == address.lower())
+        return [self.creds_for(address, nonce).api_key for nonce in owned]
+
     def _restore(self, api_key: str, address: str) -> ApiCreds | None:
         # A restarted simulator with the same seed recognises keys it handed out before (low nonces only).
         for nonce in range(_RESTORE_NONCES):

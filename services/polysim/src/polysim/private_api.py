@@ -96,7 +96,8 @@ def build_private_router(ctx: Any) -> APIRouter:
     router.add_api_route("/auth/derive-api-key", derive_api_key, methods=["GET"])
 
     async def api_keys(state: TradingState, creds: ApiCreds, body: str, request: Request) -> Response:
-        return JSONResponse({"apiKeys": [creds.api_key]})
+        # The venue lists every key of the signer, not only the one that signed the request.
+        return JSONResponse({"apiKeys": state.creds.keys_of(creds.address) or [creds.api_key]})
 
     async def closed_only(state: TradingState, creds: ApiCreds, body: str, request: Request) -> Response:
         return JSONResponse({"closed_only": False})

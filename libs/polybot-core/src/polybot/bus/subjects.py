@@ -7,6 +7,8 @@ space can never widen a subscription or split a subject.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 
 PREFIX = "pb"
 ALL = f"{PREFIX}.>"
@@ -93,3 +95,14 @@ def ctl_resync(asset_id: str) -> str:
 
 def ctl_heartbeat(service: str) -> str:
     return f"{PREFIX}.ctl.heartbeat.{_token(service)}"
+
+
+# --- aliases for people (``polybot tap books``) -----------------------------------------------------------------
+BOOK_ALL = f"{PREFIX}.book.>"  # deltas, snapshots and states of every asset
+TAP_ALIASES: Mapping[str, str] = MappingProxyType({
+    "books": BOOK_ALL,
+    "plans": QUOTE_PLAN_ALL,
+    "orders": ORDER_ALL,  # acks and fills
+    "fills": ORDER_FILL_ALL,
+    "ctl": CTL_ALL,
+})

@@ -1,9 +1,11 @@
-"""``polybot status``: per-market ingestion status from the ``market_status`` table.
+"""``polybot status``: per-market ingestion status from the ``market_status`` table, and what is quoted.
 
 For each market (condition id) and each of its assets: state, last_seq, last_update_ts_ms, snapshots,
-deltas, freshness (ms since the last update) and resync counts. A table by default, one JSON object with
-``--json``. The database is ``--db-url``, else the configured one, else the embedded one of a running
-``polybot up``; the command never starts servers of its own.
+deltas, freshness (ms since the last update) and resync counts; beside them, from the executor's tables, the
+market's last plan age, open orders and PnL (realized/unrealized) and the asset's position
+(``polybot.cli.status_exec``). A table by default, one JSON object with ``--json``: ``markets`` as before
+(each asset also has ``position``), and ``execution`` per market. The database is ``--db-url``, else the
+configured one, else the embedded one of a running ``polybot up``; the command never starts servers of its own.
 
 Settings and the database driver are imported when the command runs, not when the parser is built (see
 ``polybot.cli.main``).
@@ -22,6 +24,8 @@ from polybot.cli.failures import CliError, describe, redact, scrub
 
 if TYPE_CHECKING:
     import asyncpg
+
+    from polybot.store.exec_status import ExecTables
 
 _QUERY = """
 SELECT asset_id, market, last_seq, last_update_ts_ms, snapshots, deltas, state,
@@ -62,14 +66,16 @@ def _database_url(args: argparse.Namespace) -> tuple[str, str]:
     )
 
 
-async def _fetch(url: str, label: str, timeout_s: float) -> list[asyncpg.Record]:
+async def _fetch(url: str, label: str, timeout_s: float) -> tuple[list[asyncpg.Record], ExecTables]:
     import asyncpg
 
     from polybot.cli.connect import PG_ERRORS, connect_pg
+    from polybot.store.exec_status import read_exec_tables
 
     conn = await connect_pg(url, label=label, timeout_s=timeout_s)
     try:
-        return list(await conn.fetch(_QUERY, timeout=timeout_s))
+        rows = list(await conn.fetch(_QUERY, timeout=timeout_s))
+        return rows, await read_exec_tables(conn, timeout_s)
     except asyncpg.UndefinedTableError:
         raise CliError("no market_status table: the ingestor has not run against this database yet "
                        "(start it, or point --db-url at the ingestor's database)") from None
@@ -80,8 +86,13 @@ async def _fetch(url: str, label: str, timeout_s: float) -> list[asyncpg.Record]
         await conn.close()
 
 
-def build_report(rows: list[Any], now_ms: int, market: str | None = None) -> dict[str, Any]:
+def build_report(rows: list[Any], now_ms: int, market: str | None = None,
+                 tables: ExecTables | None = None) -> dict[str, Any]:
     """Group rows by market; freshness is ``now_ms - last_update_ts_ms`` (None before any update)."""
+    from polybot.cli.status_exec import build_execution
+    from polybot.store.exec_status import ExecTables
+
+    execution = build_execution(tables or ExecTables(), now_ms, market)
     markets: dict[str, dict[str, Any]] = {}
     for r in rows:
         if market is not None and r["market"] != market:
@@ -100,8 +111,14 @@ def build_report(rows: list[Any], now_ms: int, market: str | None = None) -> dic
                 "checksum": r["resync_checksum"],
                 "tick_size": r["resync_tick_size"],
             },
+            "position": _position(execution, r["market"] or "", r["asset_id"]),
         }
-    return {"now_ms": now_ms, "markets": markets}
+    return {"now_ms": now_ms, "markets": markets, "execution": execution}
+
+
+def _position(execution: dict[str, Any], market: str, asset: str) -> str | None:
+    held = execution.get(market, {}).get("positions", {}).get(asset)
+    return None if held is None else str(held["size"])
 
 
 def _short(text: str, width: int) -> str:
@@ -109,10 +126,15 @@ def _short(text: str, width: int) -> str:
 
 
 def render_table(report: dict[str, Any]) -> str:
+    from polybot.cli.status_exec import EXEC_HEAD, exec_columns
+
     head = (f"{'MARKET':<22} {'ASSET':<22} {'STATE':<18} {'LAST_SEQ':>9} {'LAST_UPDATE_TS_MS':>17} "
-            f"{'FRESH_MS':>9} {'SNAPS':>6} {'DELTAS':>8} {'RESYNCS f/g/c/t':>16}")
+            f"{'FRESH_MS':>9} {'SNAPS':>6} {'DELTAS':>8} {'RESYNCS f/g/c/t':>16} {EXEC_HEAD}")
     lines = [head]
-    for market, assets in report["markets"].items():
+    execution: dict[str, Any] = report.get("execution", {})
+    for market in list(report["markets"]) + [m for m in execution if m not in report["markets"]]:
+        assets = report["markets"].get(market, {})
+        ex = execution.get(market)
         for asset, st in assets.items():
             rs = st["resyncs"]
             fresh = "-" if st["freshness_ms"] is None else str(st["freshness_ms"])
@@ -121,8 +143,13 @@ def render_table(report: dict[str, Any]) -> str:
                 f"{st['last_seq'] if st['last_seq'] is not None else '-':>9} "
                 f"{st['last_update_ts_ms'] if st['last_update_ts_ms'] is not None else '-':>17} {fresh:>9} "
                 f"{st['snapshots'] or 0:>6} {st['deltas'] or 0:>8} "
-                f"{rs['first_delta'] or 0}/{rs['gap'] or 0}/{rs['checksum'] or 0}/{rs['tick_size'] or 0:>3}"
+                f"{rs['first_delta'] or 0}/{rs['gap'] or 0}/{rs['checksum'] or 0}/{rs['tick_size'] or 0:>3} "
+                f"{exec_columns(ex, asset)}"
             )
+        # a market (or a held token) the executor knows and the ingestor does not: its row all the same
+        for asset in [a for a in (ex or {}).get("positions", {}) if a not in assets] or ([] if assets else ["-"]):
+            lines.append(f"{_short(market, 22):<22} {_short(asset, 22):<22} {'-':<18} {'-':>9} {'-':>17} "
+                         f"{'-':>9} {'-':>6} {'-':>8} {'-':>16} {exec_columns(ex, asset)}")
     if len(lines) == 1:
         lines.append("(no assets ingested yet)")
     return "\n".join(lines)
@@ -132,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     from polybot.runtime import eventloop
 
     url, label = _database_url(args)
-    rows = eventloop.run(_fetch(url, label, args.timeout))
-    report = build_report(rows, int(time.time() * 1000), args.market)
+    rows, tables = eventloop.run(_fetch(url, label, args.timeout))
+    report = build_report(rows, int(time.time() * 1000), args.market, tables)
     print(json.dumps(report) if args.json else render_table(report))
     return 0

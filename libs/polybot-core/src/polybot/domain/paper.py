@@ -7,7 +7,10 @@ queue, so ahead of us in proportion). We fill:
 
 * when a trade at our price is bigger than the queue ahead of us (the rest of it reaches us);
 * when the venue's opposite side reaches our price (a venue ask at or below our bid: in the real book
-  that seller would have matched us), up to the size offered there.
+  that seller would have matched us), up to the size offered there. The venue never learns that we took
+  it, so the size stays in its book: what we took is remembered per level (``taken``) and never fills us
+  again — only size added there since does (a level that shrinks gives back our share of it last). Our
+  orders of a side take such liquidity best price first, then oldest first.
 
 Makers always fill at their own limit price; a taker (an order that crosses when placed, allowed only when
 not post-only) walks the opposite levels at their prices. Nothing ever fills better than the touch. The
@@ -76,6 +79,8 @@ class PaperVenue:
     """Resting paper orders across assets; feed it books and trades, read fills."""
 
     orders: dict[str, PaperOrder] = field(default_factory=dict)
+    # (asset, our side) → opposite-side price → venue size there we already filled against
+    taken: dict[tuple[str, Side], dict[Decimal, Decimal]] = field(default_factory=dict)
 
     def place(self, order_id: str, asset_id: str, side: Side, price: Decimal, size: Decimal, *, bids: Levels,
               asks: Levels, now_ms: int, post_only: bool = True, order_type: OrderType = "GTC") -> PaperAnswer:
@@ -89,11 +94,14 @@ class PaperVenue:
             return PaperAnswer(order_id, False, "invalid post-only order: order crosses book")
         fills: list[PaperFill] = []
         left = size
+        taken = self._taken(asset_id, side, opposite)
+        crossing = [(p, s - taken.get(p, _ZERO)) for p, s in crossing if s > taken.get(p, _ZERO)]
         if order_type == "FOK" and sum((s for _, s in crossing), _ZERO) < size:
             return PaperAnswer(order_id, False, _FOK_KILLED)
         for p, s in crossing:  # best first: never better than the touch, never past our limit
             take = min(left, s)
             fills.append(PaperFill(order_id, asset_id, side, p, take, False, now_ms))
+            taken[p] = taken.get(p, _ZERO) + take
             left -= take
             if not left:
                 break
@@ -124,13 +132,12 @@ class PaperVenue:
     def on_book(self, asset_id: str, bids: Levels, asks: Levels, now_ms: int) -> list[PaperFill]:
         """The venue's book of ``asset_id`` now: shrink queues, fill what the other side reached."""
         fills: list[PaperFill] = []
+        sides: tuple[tuple[Side, Levels], ...] = (("BUY", asks), ("SELL", bids))
+        for side, opposite in sides:
+            fills.extend(self._reached(asset_id, side, opposite, now_ms))
         for o in self._of(asset_id):
-            opposite = asks if o.side == "BUY" else bids
-            reach = sum((s for p, s in opposite if _crosses(o.side, o.price, p)), _ZERO)
-            if reach > 0:
-                fills.append(self._fill(o, min(reach, o.remaining), now_ms))
-                if not o.remaining:
-                    continue
+            if not o.remaining:
+                continue
             level = _level(bids if o.side == "BUY" else asks, o.price)
             shrink = o.level_seen - level - o.traded_since  # what left the level other than by trades we saw
             if shrink > 0 and o.level_seen > 0:
@@ -142,6 +149,34 @@ class PaperVenue:
 
     def open_orders(self, asset_id: str | None = None) -> list[PaperOrder]:
         return [o for o in self.orders.values() if asset_id is None or o.asset_id == asset_id]
+
+    def _taken(self, asset_id: str, side: Side, opposite: Levels) -> dict[Decimal, Decimal]:
+        """What we took of each opposite level, cut to what the level still holds (gone levels forgotten)."""
+        now = dict(opposite)
+        taken = {p: min(t, now[p]) for p, t in self.taken.get((asset_id, side), {}).items() if now.get(p, _ZERO) > 0}
+        self.taken[(asset_id, side)] = taken
+        return taken
+
+    def _reached(self, asset_id: str, side: Side, opposite: Levels, now_ms: int) -> list[PaperFill]:
+        """Our ``side`` orders filled by the untaken opposite liquidity at or through their prices."""
+        taken = self._taken(asset_id, side, opposite)
+        free = [[p, s - taken.get(p, _ZERO)] for p, s in opposite]  # best first
+        mine = sorted((o for o in self._of(asset_id) if o.side == side),
+                      key=lambda o: (-o.price if side == "BUY" else o.price, o.placed_ms))
+        fills: list[PaperFill] = []
+        for o in mine:
+            got = _ZERO
+            for level in free:
+                if not _crosses(side, o.price, level[0]) or got == o.remaining:
+                    break
+                take = min(level[1], o.remaining - got)
+                if take > 0:
+                    level[1] -= take
+                    taken[level[0]] = taken.get(level[0], _ZERO) + take
+                    got += take
+            if got > 0:
+                fills.append(self._fill(o, got, now_ms))
+        return fills
 
     def _of(self, asset_id: str) -> list[PaperOrder]:
         return sorted((o for o in self.orders.values() if o.asset_id == asset_id), key=lambda o: o.placed_ms)

@@ -82,6 +82,7 @@ class Executor:
         r = self.cfg.risk
         self.guard = RiskGuard(RiskLimits(r.max_position, r.max_notional_usdc, r.max_open_orders, r.max_daily_loss_usdc,
                                           r.max_error_rate, r.error_window_ms, r.error_min_actions))
+        self.m.show_limits(self.guard.limits)
         self.orders = LiveOrders()
         self.inventory = Inventory()
         self.runner = PlanRunner(gateway, self.orders, self.guard, self.inventory, max_open=r.max_open_orders,
@@ -202,6 +203,7 @@ class Executor:
                                                         run.outcome, run.duration_ms))
         self.m.plans.inc(outcome=run.outcome)
         self.m.execute_plan_ms.observe(run.duration_ms)
+        self.m.execute_plan_count.inc()
         for a in run.acks:
             if a.action == "place" and a.status == "accepted":
                 self.m.orders_placed.inc(market=a.market)
@@ -249,6 +251,8 @@ class Executor:
         seq = max(self._position_seq.get(market, 0) + 1, now * 1000)
         self._position_seq[market] = seq
         assets = {a for a, m in self.market_of_asset.items() if m == market}
+        for a in assets:
+            self.m.position.labels(market=market, asset_id=a).set(float(self.inventory.size(a)))
         msg = MarketPosition(
             market=market, seq=seq, ts_ms=now,
             positions=tuple(TokenPosition(asset_id=a, size=self.inventory.size(a),
@@ -289,11 +293,14 @@ class Executor:
         if not isinstance(req, CancelAllRequest):
             return
         error = None
+        # what rested when asked: orders a running quoter's next plan places meanwhile are not "left over"
+        before = {o.order_id for o in (self.orders.by_id.values() if req.market is None
+                                       else self.orders.of_market(req.market))}
         try:
             canceled = await self.cancel_everything(f"cancel_all: {req.reason}", market=req.market)
         except Exception as exc:  # the operator must hear why, not a timeout
             canceled, error = 0, f"{type(exc).__name__}: {exc}"
-        left = len(self.orders.by_id if req.market is None else self.orders.of_market(req.market))
+        left = len(before & set(self.orders.by_id))
         if msg.reply:
             done = CancelAllDone(executor=self.gateway.name, canceled=canceled, open_orders=left, error=error)
             await self.bus.nc.publish(msg.reply, encode(done))

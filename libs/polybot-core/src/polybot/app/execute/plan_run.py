@@ -101,6 +101,8 @@ class PlanRunner:
             out.outcome = "failed"
             out.paused = exc.paused
             out.errors.append(str(exc))
+            if not exc.paused:  # the venue failing counts toward the error rate; its 425 pause does not
+                self.guard.observe_action(False, self.clock_ms())
         finally:
             out.duration_ms = (time.perf_counter() - started) * 1000
         return out

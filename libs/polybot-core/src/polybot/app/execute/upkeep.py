@@ -3,7 +3,9 @@
 * **Heartbeat**: while any order of ours rests (and always outside paper), a heartbeat every
   ``heartbeat_interval_s`` (≤ 5 s) chained by the id the venue answers; if the executor freezes the venue
   cancels everything 10 s later. A failed heartbeat is counted and retried at once on the next beat with a
-  fresh chain.
+  fresh chain. A heartbeat accepted ``_DEADMAN_GAP_S`` or more after the previous accepted one (the
+  executor was frozen, or the venue unreachable) may come after the venue's 10 s switch fired: its
+  cancels are invisible to us (no error, the chain just restarts), so the venue is reconciled at once.
 * **Fills**: the venue's trades since the last one seen (with a minute of overlap: a trade is applied once,
   by id) update ``fills``, ``positions``, the order record and the inventory, and go out as ``OrderFill``
   and ``MarketPosition``. A trade of an order we do not know is still recorded (it is ours: the key's).
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -33,11 +36,15 @@ from polybot.venue.order_gateway import GatewayError, VenueTrade
 log = logging.getLogger(__name__)
 _TRADE_OVERLAP_MS = 60_000
 _LAPSE_CHECK_S = 0.25
+# The venue cancels everything 10 s after the last heartbeat; the cadence is at most 5 s, so an accepted
+# heartbeat this long after the previous one is a gap the venue may have acted on.
+_DEADMAN_GAP_S = 8.0
 Loop = Callable[[], Coroutine[Any, Any, None]]
 
 
 async def heartbeat_loop(ex: Executor) -> None:
     beat_id: str | None = None
+    last_ok: float | None = None
     while True:
         if ex.orders.by_id or ex.backend != "paper":
             try:
@@ -46,6 +53,16 @@ async def heartbeat_loop(ex: Executor) -> None:
                 ex.m.heartbeat_failures.inc()
                 log.warning("venue heartbeat failed", extra={"error": str(exc)})
                 beat_id = None
+            else:
+                now = time.monotonic()
+                gap, last_ok = (None if last_ok is None else now - last_ok), now
+                if gap is not None and gap >= _DEADMAN_GAP_S:
+                    log.warning("heartbeat gap: the venue may have cancelled our orders; reconciling",
+                                extra={"gap_s": round(gap, 1)})
+                    try:
+                        await reconcile_once(ex, "heartbeat_gap")
+                    except (GatewayError, OSError, TimeoutError) as exc:
+                        log.warning("reconciliation after a heartbeat gap failed", extra={"error": str(exc)})
         await asyncio.sleep(ex.cfg.heartbeat_interval_s)
 
 
