@@ -304,6 +304,14 @@ class PlanWatch:
                 self.samples_ms.append((at - moved) / 1e6)
 
 
+def run_queue_ns() -> int | None:
+    """Linux: how long this thread (the event loop's) has waited for a CPU while runnable, in ns."""
+    try:
+        return int(Path("/proc/thread-self/schedstat").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def histogram_state(h: Histogram) -> tuple[list[tuple[float, float]], float, float]:
     """(cumulative (le, count) buckets, sum, count) of an unlabelled histogram."""
     buckets: list[tuple[float, float]] = []
@@ -449,6 +457,7 @@ async def pipeline_bench(nats_url: str, n_markets: int, rate: float, seconds: fl
                 await expect("measuring", 30)
                 hist0, suppressed0 = histogram_state(latency), {r: suppressed.value(reason=r) for r in REASONS}
                 cpu0, wall0, kill0 = time.process_time(), time.perf_counter(), quoter.kill_engaged
+                waited0 = run_queue_ns()
                 profiler = cProfile.Profile() if profile else None
                 if profiler is not None:
                     profiler.enable()
@@ -456,7 +465,10 @@ async def pipeline_bench(nats_url: str, n_markets: int, rate: float, seconds: fl
                 if profiler is not None:
                     profiler.disable()
                 after = histogram_state(latency)
-                cpu = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+                wall = time.perf_counter() - wall0
+                cpu = (time.process_time() - cpu0) / wall
+                waited1 = run_queue_ns()
+                waited = None if waited0 is None or waited1 is None else (waited1 - waited0) / 1e9 / wall
                 kill = kill0 or quoter.kill_engaged
                 holds = {r: int(n) for r in REASONS if (n := suppressed.value(reason=r) - suppressed0[r]) > 0}
             finally:
@@ -471,6 +483,7 @@ async def pipeline_bench(nats_url: str, n_markets: int, rate: float, seconds: fl
                                  "p99": histogram_quantile(0.99, hist0, after),
                                  "mean": (after[1] - hist0[1]) / hist_n if hist_n else float("nan")},
             "holds": holds, "profiled": profile, "quoter_cpu": cpu, "kill_switch": kill,
+            "quoter_cpu_wait": waited,
         }
     finally:
         if child.returncode is None:
@@ -515,8 +528,11 @@ def report(yard: float, dec: dict[str, Any], pipe: dict[str, Any], nats_source: 
     print(f"  the quoter's quote_latency_ms (received → JetStream ack), {h['n']:,} plans: p50 ≈ {h['p50']:.2f} ms, "
           f"p99 ≈ {h['p99']:.2f} ms (bucket-interpolated), mean {h['mean']:.2f} ms")
     print(f"  plans: {pipe['plans']}; quotes no move explains: {pipe['unattributed_quotes']}; "
-          f"decisions that published no quote (holds, pulls): {pipe['holds']}; the quoter process used "
-          f"{pipe['quoter_cpu']:.0%} of a core")
+          f"decisions that published no quote (holds, pulls): {pipe['holds']}")
+    wait = pipe["quoter_cpu_wait"]
+    print(f"  the quoter process used {pipe['quoter_cpu']:.0%} of a core" + (
+        "" if wait is None else f"; its event loop waited for a CPU (runnable, not running) {wait:.0%} of the time"
+                                " (other processes on the machine)"))
     if pipe["kill_switch"] or any(k.startswith("pull/") for k in pipe["plans"]):
         print("  WARNING: quotes were pulled during the run (the kill switch on the shared server, or a guard): "
               "the figures do not describe quoting alone")
@@ -529,6 +545,7 @@ def report(yard: float, dec: dict[str, Any], pipe: dict[str, Any], nats_source: 
             "quote_latency_ms": {k: round(v, 3) for k, v in h.items() if k != "n"} | {"n": h["n"]},
             "rate": round(pipe["rate"]), "markets": pipe["markets"], "plans": pipe["plans"],
             "quoter_cpu": round(pipe["quoter_cpu"], 3),
+            "quoter_cpu_wait": None if pipe["quoter_cpu_wait"] is None else round(pipe["quoter_cpu_wait"], 3),
             "targets": {"decide_p99_le_50us": a["p99"] <= 50, "book_to_plan_p99_le_3ms": b["p99"] <= 3.0}}
 
 
