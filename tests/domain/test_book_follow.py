@@ -79,3 +79,16 @@ def test_state_needs_trust_the_publishers_word_a_verified_book_and_freshness() -
     assert fb.state(9000, 5000) is FeedState.LIVE
     fb.set_publisher_state("resyncing", (2, 7))
     assert fb.state(9000, 5000) is FeedState.RESYNCING
+
+
+def test_the_tick_of_a_snapshot_at_the_position_a_reset_delta_reached_is_taken() -> None:
+    fb = follow(FeedSnapshot(1, 10, 0, ((D("0.40"), D(5)),), ((D("0.60"), D(5)),), tick_size=D("0.01")), [])
+    assert fb.tick_size == D("0.01")
+    # a tick change: the publisher resyncs (a reset delta of a new epoch), then the snapshot of that position
+    assert fb.delta(delta(2, 11, ("BUY", "0.405", "3"), ("SELL", "0.595", "4"), reset=True))
+    assert fb.tick_size == D("0.01")  # the delta cannot say the tick
+    taken = fb.snapshot(FeedSnapshot(2, 11, 0, ((D("0.405"), D(3)),), ((D("0.595"), D(4)),), tick_size=D("0.001")))
+    assert not taken and fb.tick_size == D("0.001")
+    # an older snapshot never overrides it
+    fb.snapshot(FeedSnapshot(1, 10, 0, (), (), tick_size=D("0.01")))
+    assert fb.tick_size == D("0.001")

@@ -110,6 +110,10 @@ class FollowedBook:
         if s.verified:
             self.confirmed_at = max(self.confirmed_at, at)
         if at <= self.position:  # the book we hold already is (or includes) this one
+            if at == self.position and s.tick_size is not None:
+                # a reset delta took us here first (a resync, a tick change): the snapshot of the same position
+                # still says the tick that book stands on, which the delta could not
+                self.tick_size = s.tick_size
             return False
         self.book.replace((_level(p, q) for p, q in s.bids), (_level(p, q) for p, q in s.asks))
         self.position = at
