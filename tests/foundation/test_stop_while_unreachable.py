@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from polybot.runtime.embedded import free_port
+from polybot.runtime.infra import Infra
 
 STOP_LIMIT_S = 3.0
 
@@ -34,10 +35,8 @@ def _env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
 ])
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_stops_a_service_that_cannot_connect(module: str, port_key: str, unreachable: str, sig: int,
-                                                     tmp_path: Path) -> None:
-    db_url = os.environ.get("POLYBOT_DATABASE_URL")
-    nats_url = os.environ.get("POLYBOT_NATS_URL")
-    assert db_url and nats_url, "set POLYBOT_NATS_URL and POLYBOT_DATABASE_URL (see the preamble)"
+                                                     tmp_path: Path, infra: Infra) -> None:
+    db_url, nats_url = infra.database_url, infra.nats_url  # env URLs, else the embedded servers
     closed = free_port()  # nothing listens there
     if unreachable == "nats":
         nats_url = f"nats://127.0.0.1:{closed}"

@@ -24,6 +24,7 @@ import pytest
 
 from polybot.runtime import eventloop, lifecycle, platform
 from polybot.runtime.embedded import free_port
+from polybot.runtime.infra import Infra
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -164,10 +165,9 @@ def _stop_within(proc: subprocess.Popen[str], sig: int, limit_s: float) -> tuple
     return proc.returncode, time.monotonic() - t0, out
 
 
-def test_a_service_on_the_windows_branch_runs_and_stops_cleanly(tmp_path: Path) -> None:
+def test_a_service_on_the_windows_branch_runs_and_stops_cleanly(tmp_path: Path, infra: Infra) -> None:
     """The ingestor, Windows branch forced: connects, migrates, runs, and drains on Ctrl-C (SIGINT)."""
-    nats_url, db_url = os.environ.get("POLYBOT_NATS_URL"), os.environ.get("POLYBOT_DATABASE_URL")
-    assert nats_url and db_url, "set POLYBOT_NATS_URL and POLYBOT_DATABASE_URL (see the preamble)"
+    nats_url, db_url = infra.nats_url, infra.database_url  # env URLs, else the embedded servers
     port, venue = free_port(), free_port()
     env = _clean_env(POLYBOT_NATS_URL=nats_url, POLYBOT_DATABASE_URL=db_url, POLYBOT_OPS__INGESTOR=str(port),
                      POLYBOT_STATE_DIR=str(tmp_path / "state"), POLYBOT_INGESTOR__FOLLOW_GAMMA="false",

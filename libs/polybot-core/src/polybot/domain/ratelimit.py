@@ -52,9 +52,22 @@ class TokenBucket:
             raise ValueError(f"cannot take {n} tokens from a bucket of capacity {self.capacity}")
 
     def available(self, now_ms: int) -> int:
-        """Whole tokens that could be taken at ``now_ms``."""
+        """Whole tokens that could be taken at ``now_ms`` (0 while a debt is being paid off)."""
         self._advance(now_ms)
-        return self._level // self.period_ms
+        return max(0, self._level // self.period_ms)
+
+    def cap_at(self, now_ms: int, tokens: int) -> None:
+        """Lower the level to at most ``tokens``, which may be negative: a debt the refill pays off first.
+
+        For a second opinion that may know better (the venue's count of what is left); never raises the level.
+        """
+        self._advance(now_ms)
+        self._level = min(self._level, tokens * self.period_ms)
+
+    def debit(self, now_ms: int, n: int) -> None:
+        """Take ``n`` tokens unconditionally, into debt if need be (a cost learnt after the fact)."""
+        self._advance(now_ms)
+        self._level -= n * self.period_ms
 
     def wait_ms(self, now_ms: int, n: int = 1) -> int:
         """Milliseconds from ``now_ms`` until ``n`` tokens are available (0: now)."""

@@ -103,7 +103,8 @@ class ExecutorSettings(_Section):
     funder: str | None = None  # the proxy / Safe / deposit wallet address holding the funds
     heartbeat_interval_s: float = Field(4.0, gt=0, le=5.0)  # the venue cancels everything after 10 s without one
     reconcile_interval_s: float = Field(15.0, gt=0)
-    fills_poll_interval_s: float = Field(1.0, gt=0)
+    fills_poll_interval_s: float = Field(1.0, gt=0)  # the fallback: the user channel delivers fills first
+    user_channel: bool = True  # sim and live: our /ws/user client (fills as they match, reconcile on reconnect)
     request_timeout_s: float = Field(5.0, gt=0)
     allow_approvals: bool = False  # never let the SDK send an on-chain approval implicitly
     cancel_all_on_stop: bool = True

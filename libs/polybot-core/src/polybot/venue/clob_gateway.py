@@ -14,21 +14,38 @@ own ``PRODUCTION`` environment unchanged; sim mode points it at polysim through
   (``allow_approvals`` stays a decision for a person);
 * a heartbeat whose id the venue no longer expects is resent with the id the venue names;
 * HTTP 425 (the matching engine restarting) and rate limits raise ``GatewayError`` marked ``paused``
-  with the venue's retry-after: a pause, not an error rate event.
+  with the venue's retry-after: a pause, not an error rate event;
+* our copy of the signer's order and cancel buckets (``polybot.domain.venue_limits``), sized from
+  ``GET /v1/user/rate-limit-tier`` (read before the first order or cancel, and again after a 429 or a header
+  naming another tier) and corrected by every answer's ``Poly-RateLimit-*`` headers: a batch the bucket does
+  not cover whole is refused here, before signing, as a pause with the wait. ``cancel_all`` is never refused
+  here (the kill switch must reach the venue); its cost is charged afterwards. The SDK has no call for the
+  tier and sets its header listener only at ``create``: both are reached through its private transport
+  (``_sdk_clob``), which fails loudly if it moves.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from polymarket import AsyncSecureClient, OrderHeartbeatMismatchError, RateLimitError, RequestRejectedError
+from polymarket import (
+    AsyncSecureClient,
+    OrderHeartbeatMismatchError,
+    RateLimitError,
+    RateLimitUpdate,
+    RequestRejectedError,
+)
 from polymarket.errors import PolymarketError, TransportError
 from polymarket.models.clob.order_response import AcceptedOrder
 from polymarket.models.clob.orders import SignedOrder
 
+from polybot.domain.venue_limits import Kind, RateLimitHeaders, TierParseError, VenueLimits, tier_from_json
 from polybot.venue.order_gateway import (
     MAX_CANCEL_BATCH,
     MAX_PLACE_BATCH,
@@ -56,18 +73,101 @@ def _gateway_error(exc: Exception) -> GatewayError:
     return GatewayError(f"{type(exc).__name__}: {exc}")
 
 
+TIER_PATH = "/v1/user/rate-limit-tier"
+TIER_RETRY_MS = 30_000  # a tier read that failed is tried again after this; the lowest tier meanwhile
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _sdk_clob(client: AsyncSecureClient) -> Any:
+    """The SDK's authenticated CLOB transport (private: ``_ctx.secure_clob``)."""
+    transport = getattr(getattr(client, "_ctx", None), "secure_clob", None)
+    if transport is None or not hasattr(transport, "_on_rate_limit_update"):
+        raise RuntimeError("polymarket-client moved its private CLOB transport (_ctx.secure_clob): "
+                           "the rate-limit tier and headers cannot be read")
+    return transport
+
+
+def _headers(update: RateLimitUpdate | None) -> RateLimitHeaders:
+    if update is None:
+        return RateLimitHeaders()
+    return RateLimitHeaders(None if update.remaining is None else int(update.remaining // 1),
+                            None if update.reset is None else int(update.reset), update.tier, update.warning)
+
+
 class ClobGateway:
     name = "clob"
 
-    def __init__(self, client: AsyncSecureClient, *, chain_id: int = 137, timeout_s: float = 5.0) -> None:
+    def __init__(self, client: AsyncSecureClient, *, chain_id: int = 137, timeout_s: float = 5.0,
+                 clock_ms: Callable[[], int] = _wall_ms, local_limits: bool = True) -> None:
         self.client = client
         self.chain_id = chain_id
         self.timeout_s = timeout_s
         self.owner = client.wallet.lower()
+        self.limits = VenueLimits()
+        self.local_refusals = 0  # batches our buckets refused before sending
+        self.local_limits = local_limits  # off only where the venue's are off too (benches against polysim)
+        self._clock_ms = clock_ms
+        self._tier_retry_at = 0
+        self._inflight: Counter[Kind] = Counter()
+        self._corrections = 0
+        self._clob = _sdk_clob(client)
+        chained = self._clob._on_rate_limit_update
+
+        def listen(update: RateLimitUpdate) -> None:
+            self._on_rate_limit(update)
+            if chained is not None:
+                chained(update)
+
+        self._clob._on_rate_limit_update = listen
+
+    def _on_rate_limit(self, update: RateLimitUpdate) -> None:
+        # The SDK does not say which request answered: only when one kind is in flight is it unambiguous.
+        kinds = [k for k, n in self._inflight.items() if n > 0]
+        if len(kinds) == 1:
+            self._corrections += 1
+            self.limits.correct(kinds[0], _headers(update), self._clock_ms())
+
+    async def _read_tier(self) -> None:
+        now = self._clock_ms()
+        if not self.limits.tier_stale or now < self._tier_retry_at:
+            return
+        try:
+            body = await asyncio.wait_for(self._clob.get_json(TIER_PATH), self.timeout_s)
+            self.limits.set_tier(tier_from_json(body), self._clock_ms())
+        except (PolymarketError, TimeoutError, OSError, TierParseError, TypeError):
+            self._tier_retry_at = now + TIER_RETRY_MS  # the current (at first the lowest) tier stays
+
+    async def _take(self, kind: Kind, n: int) -> None:
+        """Refuse the whole request here unless our bucket covers every entry."""
+        if not self.local_limits:
+            return
+        await self._read_tier()
+        now = self._clock_ms()
+        if self.limits.try_take(kind, n, now):
+            return
+        self.local_refusals += 1
+        wait = self.limits.wait_ms(kind, n, now)
+        if wait is None:
+            raise GatewayError(f"{n} {kind}s exceed the {self.limits.tier.name} tier's burst of "
+                               f"{self.limits.burst(kind)}: split the batch", status=400)
+        raise GatewayError(f"local rate limit: {n} {kind} tokens not available ({self.limits.tier.name} tier)",
+                           retry_after_s=wait / 1000, paused=True)
+
+    def _rate_limited(self, kind: Kind, exc: Exception) -> None:
+        if isinstance(exc, RateLimitError):
+            self.limits.correct(kind, _headers(exc.rate_limit), self._clock_ms())
+            self.limits.tier_stale = True
+            self._tier_retry_at = 0
 
     async def place(self, orders: Sequence[OrderRequest]) -> list[PlaceAnswer]:
         if len(orders) > MAX_PLACE_BATCH:
             raise GatewayError(f"at most {MAX_PLACE_BATCH} orders a batch", status=400)
+        if not orders:
+            return []
+        await self._take("order", len(orders))
         signed = []
         for req in orders:
             try:
@@ -78,12 +178,16 @@ class ClobGateway:
                                     s.side, s.signature_type, s.timestamp, s.metadata, s.builder),
                         chain_id=self.chain_id, neg_risk=req.neg_risk) for s, req in zip(signed, orders, strict=True)]
         try:
+            self._inflight["order"] += 1
             answers = await asyncio.wait_for(self.client.post_orders(signed), self.timeout_s)
         except (TimeoutError, TransportError, OSError) as exc:  # it may have reached the venue: unknown, with ids
             return [PlaceAnswer(req.client_id, "unknown", oid, f"{type(exc).__name__}: {exc}")
                     for req, oid in zip(orders, ids, strict=True)]
         except PolymarketError as exc:
+            self._rate_limited("order", exc)
             raise _gateway_error(exc) from exc
+        finally:
+            self._inflight["order"] -= 1
         out = []
         for req, oid, ans in zip(orders, ids, answers, strict=True):
             if isinstance(ans, AcceptedOrder):
@@ -120,18 +224,30 @@ class ClobGateway:
             return CancelAnswer()
         if len(order_ids) > MAX_CANCEL_BATCH:
             raise GatewayError(f"at most {MAX_CANCEL_BATCH} ids a cancel", status=400)
+        await self._take("cancel", len(order_ids))
         try:
+            self._inflight["cancel"] += 1
             ans = await asyncio.wait_for(self.client.cancel_orders(order_ids=list(order_ids)), self.timeout_s)
         except (PolymarketError, TimeoutError, OSError) as exc:
+            self._rate_limited("cancel", exc)
             raise _gateway_error(exc) from exc
+        finally:
+            self._inflight["cancel"] -= 1
         return CancelAnswer(tuple(ans.canceled), tuple(ans.not_canceled.items()))
 
     async def cancel_all(self, market: str | None = None) -> CancelAnswer:
+        heard = self._corrections
         try:
+            self._inflight["cancel"] += 1
             call = self.client.cancel_all() if market is None else self.client.cancel_market_orders(market=market)
             ans = await asyncio.wait_for(call, self.timeout_s)
         except (PolymarketError, TimeoutError, OSError) as exc:
+            self._rate_limited("cancel", exc)
             raise _gateway_error(exc) from exc
+        finally:
+            self._inflight["cancel"] -= 1
+        if self._corrections == heard:  # no header to follow: charge what the venue charged, into debt if need be
+            self.limits.charge("cancel", 1 + len(ans.canceled), self._clock_ms())
         return CancelAnswer(tuple(ans.canceled), tuple(ans.not_canceled.items()))
 
     async def open_orders(self, market: str | None = None) -> list[VenueOrder]:

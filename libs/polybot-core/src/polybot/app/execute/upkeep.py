@@ -14,6 +14,10 @@
 * **Reconciliation**, at start and every ``reconcile_interval_s``: the venue's open orders are the truth
   (``polybot.domain.order_sync``): orphans are cancelled, absent records dropped, unknown ones confirmed
   (and their deferred cancels sent), missed fills picked up by the next fills pass.
+* **User channel** (sim and live, ``user_channel``): the venue's ``/ws/user`` pushes our trades as they match
+  (``polybot.venue.ws_user``): they go through the same ``apply_trades`` (once by id, so the fills poll stays
+  as the fallback), an ``order`` PLACEMENT confirms an order whose submit outcome was unknown, and every
+  (re)connect reconciles (``user_channel_reconnect``): what happened while the socket was down is in the truth.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from polybot.domain.order_sync import Ours, compare
 from polybot.store import exec_repo
 from polybot.store.exec_repo import FillRow, OrderRow
 from polybot.venue.order_gateway import GatewayError, VenueTrade
+from polybot.venue.ws_user import OrderUpdate, UserAuth, UserChannel, UserChannelConfig, UserEvent, auth_of
 
 log = logging.getLogger(__name__)
 _TRADE_OVERLAP_MS = 60_000
@@ -186,7 +191,37 @@ async def reconcile_loop(ex: Executor) -> None:
             log.warning("reconciliation failed; next time", extra={"error": str(exc)})
 
 
+async def user_channel_loop(ex: Executor, auth: UserAuth) -> None:
+    channel = UserChannel(UserChannelConfig(ex.cfg.ws_user_url), auth)
+
+    async def connected() -> None:
+        try:
+            await reconcile_once(ex, "user_channel_reconnect")
+        except (GatewayError, OSError, TimeoutError) as exc:  # the periodic pass will catch up
+            log.warning("reconciliation after a user-channel connect failed", extra={"error": str(exc)})
+
+    async def events(got: list[UserEvent]) -> None:
+        trades = [e for e in got if isinstance(e, VenueTrade)]
+        if trades:
+            await apply_trades(ex, trades)
+        for e in got:
+            if isinstance(e, OrderUpdate) and e.kind == "PLACEMENT":
+                rec = ex.orders.by_id.get(e.order_id)
+                if rec is not None and rec.state == "unknown":
+                    ex.orders.set_state(e.order_id, "live")
+
+    await channel.run(connected, events)
+
+
 def default_loops(ex: Executor) -> list[tuple[str, Loop]]:
-    return [("exec-heartbeat", lambda: heartbeat_loop(ex)), ("exec-fills", lambda: fills_loop(ex)),
-            ("exec-reconcile", lambda: reconcile_loop(ex)), ("exec-lapse", lambda: lapse_loop(ex))]
+    loops: list[tuple[str, Loop]] = [
+        ("exec-heartbeat", lambda: heartbeat_loop(ex)), ("exec-fills", lambda: fills_loop(ex)),
+        ("exec-reconcile", lambda: reconcile_loop(ex)), ("exec-lapse", lambda: lapse_loop(ex))]
+    if ex.backend != "paper" and ex.cfg.user_channel:
+        auth = auth_of(ex.gateway)
+        if auth is None:
+            log.warning("no API credentials for the user channel: fills come from the poll only")
+        else:
+            loops.append(("exec-user-channel", lambda: user_channel_loop(ex, auth)))
+    return loops
 
