@@ -6,6 +6,7 @@ or the config file) and what is wrong; a config file that is not TOML gives the 
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import tomllib
@@ -144,3 +145,24 @@ def _unreadable_line(exc: BaseException, file: Path | None) -> str:
                    if n.upper().startswith(ENV_PREFIX) and v.lstrip()[:1] in ("[", "{"))
     shown = ", ".join(names) or f"the {ENV_PREFIX}* variables"
     return f"cannot read the settings from the environment ({shown}): {reason}: fix that value"
+
+
+def database_url(args: argparse.Namespace) -> tuple[str, str]:
+    """The database URL of a command with ``--db-url`` and ``--config`` (``status``, ``migrate``), and where
+    it came from (for messages): --db-url, else the settings, else a running ``polybot up``."""
+    from polybot.runtime.infra import shared_infra
+
+    if args.db_url is not None:
+        if args.config is not None or os.environ.get(CONFIG_ENV):
+            load(args.config)  # a config file named (--config, $POLYBOT_CONFIG) must be good, used or not
+        return str(args.db_url), "--db-url"
+    settings = load(args.config)
+    if settings.database_url is not None:
+        return settings.database_url, "the database URL (database_url / POLYBOT_DATABASE_URL)"
+    shared = shared_infra(settings.state_dir)
+    if shared is not None:
+        return shared["database_url"], f"the database URL in {settings.state_dir / 'infra.json'}"
+    raise CliError(
+        f"no database: pass --db-url, set POLYBOT_DATABASE_URL, or start the stack (`polybot up`) "
+        f"so that {settings.state_dir / 'infra.json'} exists"
+    )

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from typing import Any
 
 from polybot.cli import flags
@@ -31,25 +30,6 @@ def register(sub: Any) -> None:
     p.add_argument("--timeout", type=flags.real(0, 600, above=True), default=10.0,
                    help="seconds to wait for the database to answer (default 10)")
     p.set_defaults(handler=run)
-
-
-def _database_url(args: argparse.Namespace) -> tuple[str, str]:
-    """The database URL and how to name it in a message."""
-    from polybot.cli import config
-    from polybot.runtime.infra import shared_infra
-
-    if args.db_url is not None:
-        if args.config is not None or os.environ.get(config.CONFIG_ENV):
-            config.load(args.config)  # a config file named (--config, $POLYBOT_CONFIG) must be good, used or not
-        return str(args.db_url), "--db-url"
-    settings = config.load(args.config)
-    if settings.database_url is not None:
-        return settings.database_url, "the database URL (database_url / POLYBOT_DATABASE_URL)"
-    shared = shared_infra(settings.state_dir)
-    if shared is not None:
-        return shared["database_url"], f"the database URL in {settings.state_dir / 'infra.json'}"
-    raise CliError(f"no database: pass --db-url, set POLYBOT_DATABASE_URL, or start the stack (`polybot up`) "
-                   f"so that {settings.state_dir / 'infra.json'} exists")
 
 
 async def _apply(url: str, label: str, timeout_s: float) -> tuple[list[str], int]:
@@ -72,9 +52,10 @@ async def _apply(url: str, label: str, timeout_s: float) -> tuple[list[str], int
 
 
 def run(args: argparse.Namespace) -> int:
+    from polybot.cli import config
     from polybot.runtime import eventloop
 
-    url, label = _database_url(args)
+    url, label = config.database_url(args)
     applied, before = eventloop.run(_apply(url, label, args.timeout))
     if args.json:
         print(json.dumps({"applied": applied, "already_applied": before, "database": redact(url)}))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -43,27 +42,6 @@ def register(sub: Any) -> None:
     p.add_argument("--timeout", type=flags.real(0, 600, above=True), default=5.0,
                    help="seconds to wait for the database to answer (default 5)")
     p.set_defaults(handler=run)
-
-
-def _database_url(args: argparse.Namespace) -> tuple[str, str]:
-    """The database URL and where it came from (for messages)."""
-    from polybot.cli import config
-    from polybot.runtime.infra import shared_infra
-
-    if args.db_url is not None:
-        if args.config is not None or os.environ.get(config.CONFIG_ENV):
-            config.load(args.config)  # a config file named (--config, $POLYBOT_CONFIG) must be good, used or not
-        return str(args.db_url), "--db-url"
-    settings = config.load(args.config)
-    if settings.database_url is not None:
-        return settings.database_url, "the database URL (database_url / POLYBOT_DATABASE_URL)"
-    shared = shared_infra(settings.state_dir)
-    if shared is not None:
-        return shared["database_url"], f"the database URL in {settings.state_dir / 'infra.json'}"
-    raise CliError(
-        f"no database: pass --db-url, set POLYBOT_DATABASE_URL, or start the stack (`polybot up`) "
-        f"so that {settings.state_dir / 'infra.json'} exists"
-    )
 
 
 async def _fetch(url: str, label: str, timeout_s: float) -> tuple[list[asyncpg.Record], ExecTables]:
@@ -156,9 +134,10 @@ def render_table(report: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from polybot.cli import config
     from polybot.runtime import eventloop
 
-    url, label = _database_url(args)
+    url, label = config.database_url(args)
     rows, tables = eventloop.run(_fetch(url, label, args.timeout))
     report = build_report(rows, int(time.time() * 1000), args.market, tables)
     print(json.dumps(report) if args.json else render_table(report))
