@@ -97,3 +97,21 @@ def test_copy_is_independent() -> None:
     other.apply(LevelChange.of("BUY", "0.49", "0"))
     assert book != other
     assert book.bid_levels == 3
+
+
+def test_pairs_are_the_levels_best_first_and_one_tuple_until_a_side_changes() -> None:
+    book = _book()
+    bids, asks = book.bid_pairs(), book.ask_pairs()
+    assert bids == tuple((lv.price, lv.size) for lv in book.bids_best_first())
+    assert asks == tuple((lv.price, lv.size) for lv in book.asks_best_first())
+    assert [str(p) for p, _ in bids] == ["0.49", "0.48", "0.47"]
+    assert book.bid_pairs() is bids  # read again unchanged: the same tuple, nothing made
+    book.apply(LevelChange.of("SELL", "0.51", "0"))  # an ask removed: the bids stay the bids
+    assert book.bid_pairs() is bids
+    assert book.ask_pairs() == ((Decimal("0.52"), Decimal(7)), (Decimal("0.55"), Decimal(3)))
+    book.apply(LevelChange.of("BUY", "0.48", "4"))
+    assert book.bid_pairs() == ((Decimal("0.49"), Decimal("1.5")), (Decimal("0.48"), Decimal(4)),
+                                (Decimal("0.47"), Decimal(5)))
+    assert bids[1] == (Decimal("0.48"), Decimal(10))  # what was read before stays what it was
+    book.replace([Level.of("0.3", "1")], [])
+    assert book.bid_pairs() == ((Decimal("0.3"), Decimal(1)),) and book.ask_pairs() == ()

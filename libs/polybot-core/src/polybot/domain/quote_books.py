@@ -27,8 +27,7 @@ def quote_book(asset_id: str, state: str, book: L2Book, tick_size: Decimal | Non
     """One token's ``QuoteBook``: both sides best first; the reason only while the book is not live."""
     return QuoteBook(
         asset_id=asset_id, state=state,
-        bids=tuple((lv.price, lv.size) for lv in book.bids_best_first()),
-        asks=tuple((lv.price, lv.size) for lv in book.asks_best_first()),
+        bids=book.bid_pairs(), asks=book.ask_pairs(),
         tick_size=tick_size, age_ms=age_ms, reason=None if state == "live" else reason)
 
 

@@ -24,8 +24,7 @@ class FeedBooks:
         view = self.feed.view(asset_id)
         if view is None or view.state != FeedState.LIVE:
             return None
-        return (tuple((lv.price, lv.size) for lv in view.book.bids_best_first()),
-                tuple((lv.price, lv.size) for lv in view.book.asks_best_first()))
+        return view.book.bid_pairs(), view.book.ask_pairs()
 
 
 async def paper_books_loop(ex: Executor, gateway: PaperGateway, feed: BookFeed) -> None:

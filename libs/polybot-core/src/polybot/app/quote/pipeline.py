@@ -7,8 +7,9 @@ the same against NATS (``quoter_on_bus``) and in memory.
 When it decides:
 
 * a book changed (``BookSource.wait_changed``): the markets of the changed tokens (task ``quote-books``);
-* every ``timer_interval_ms``: every quoted market (``quote-timer``), which is how a book that went quiet
-  turns stale and is pulled, and how an unchanged target is re-published before its TTL ends;
+* every ``timer_interval_ms``: every quoted market (``quote-timer``, ``TIMER_ROUND_CHUNK`` at a time), which is
+  how a book that went quiet turns stale and is pulled, and how an unchanged target is re-published before its
+  TTL ends;
 * an input changed (``quote-inputs``): the market of a ``MarketInfo`` or ``MarketPosition`` (every market
   when the notional we hold moved: the cap is across markets), every market on a kill-switch change.
 
@@ -26,7 +27,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -42,11 +43,9 @@ from polybot.app.quote.inputs import (
 from polybot.app.quote.metrics import DESELECTED, SHUTDOWN, QuoteMetrics
 from polybot.app.quote.plans import PlanSeq, plan_for, pull_plan
 from polybot.app.quote.ports import BookSource, BusPlanSink, Input, InputFollower, PlanSink
-from polybot.bus.book_feed import BookFeed, BookView
+from polybot.bus.book_feed import BookFeed
 from polybot.bus.client import Bus
 from polybot.bus.messages import KillSwitch, MarketInfo, MarketPosition, QuotePlan
-from polybot.domain.book import L2Book
-from polybot.domain.book_follow import Position
 from polybot.domain.quote_inputs import NO_BOOK, WOULD_CROSS, Decision, QuoteBook, QuoteMarket, RewardScore
 from polybot.domain.quoting import SpreadQuoter
 from polybot.runtime.clock import now_ms as wall_ms
@@ -57,8 +56,8 @@ from polybot.runtime.supervise import Supervisor
 log = logging.getLogger(__name__)
 
 TASKS = ("quote-books", "quote-timer", "quote-inputs")
+TIMER_ROUND_CHUNK = 10  # markets the timer decides per turn of the lock (≈ 0.1-0.3 ms of decisions)
 _ZERO = Decimal(0)
-_NO_LEVELS = L2Book()  # never filled: what a QuoteBook whose levels are reused is built around
 
 
 @dataclass(slots=True)
@@ -96,7 +95,6 @@ class Quoter:
         self.notional: dict[str, Decimal] = {}
         self.total_notional = _ZERO
         self.kill: KillSwitch | None = None
-        self._levels: dict[str, tuple[Position, L2Book, QuoteBook]] = {}  # token → its last QuoteBook, and where
         self._lock = asyncio.Lock()
 
     # --- inputs -------------------------------------------------------------------------------------------
@@ -148,7 +146,6 @@ class Quoter:
         else:
             for t in slot.tokens:
                 self.market_of.pop(t, None)
-                self._levels.pop(t, None)
             slot.info, slot.tokens, slot.market = info, tokens, None
         for t in tokens:
             self.market_of[t] = cid
@@ -176,7 +173,7 @@ class Quoter:
         for token in slot.tokens:
             view = self.books.view(token)
             if view is not None:
-                books[token] = self._quote_book(view)
+                books[token] = quote_book(view)
         tick = market_tick(slot.info, books.values())
         if tick is None:  # neither a snapshot nor Gamma says the tick: nothing can be priced
             self._record(slot, Decision("hold", NO_BOOK), now)
@@ -190,19 +187,6 @@ class Quoter:
         if decision.action == "hold":
             return None
         return plan_for(decision, market, self.quoter.params(cid), self.seq.next(cid, now), now)
-
-    def _quote_book(self, view: BookView) -> QuoteBook:
-        """``quote_book(view)``, with the levels of the token's last one while its book stands where it stood.
-        Copying both sides of a deep book costs more than the decision (≈ 100-200 µs for the recorded 80-level
-        books, ``bench/quote.py``), and most decisions read a book that did not change: the market's other
-        token, the timer's rounds. A position names one state of the publisher's book (the feed's contract:
-        ``FollowedBook`` moves it with every change it takes); the state, tick, age and reason are the view's."""
-        cached = self._levels.get(view.asset_id)
-        if cached is not None and cached[0] == view.position and cached[1] is view.book:
-            return replace(quote_book(replace(view, book=_NO_LEVELS)), bids=cached[2].bids, asks=cached[2].asks)
-        book = quote_book(view)
-        self._levels[view.asset_id] = (view.position, view.book, book)
-        return book
 
     def _record(self, slot: _Slot, decision: Decision, now: int) -> None:
         slot.last_action, slot.last_reason, slot.decided_ms = decision.action, decision.reason, now
@@ -224,7 +208,6 @@ class Quoter:
             return None
         for t in slot.tokens:
             self.market_of.pop(t, None)
-            self._levels.pop(t, None)
         self.quoter.reset(cid)
         self.metrics.forget(cid)
         last = slot.last_plan
@@ -309,7 +292,12 @@ class Quoter:
         interval_s = self.settings.timer_interval_ms / 1000
         while True:
             await asyncio.sleep(interval_s)
-            await self.decide(list(self.markets))
+            cids = list(self.markets)
+            for i in range(0, len(cids), TIMER_ROUND_CHUNK):
+                # Decided a few markets at a time, the lock let go in between: a round over every market
+                # costs milliseconds, and a book change arriving meanwhile must not wait for all of it.
+                await self.decide(cids[i:i + TIMER_ROUND_CHUNK])
+                await asyncio.sleep(0)
 
     async def _inputs_loop(self, inputs: asyncio.Queue[Input]) -> None:
         while True:
