@@ -43,4 +43,4 @@ test: lint
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 bench: bootstrap
-	@for b in $(filter-out bench/ws_feed.py,$(wildcard bench/*.py)); do echo "== $$b"; $(UV) run --frozen python $$b || exit 1; done  # ws_feed.py: ingest.py's child
+	@for b in $(filter-out bench/ws_feed.py bench/quote_feed.py,$(wildcard bench/*.py)); do echo "== $$b"; $(UV) run --frozen python $$b || exit 1; done  # the feeders: ingest.py's and quote.py's children
