@@ -203,6 +203,10 @@ async def pipeline_bench(nats_url: str, n_markets: int, rate: float, seconds: fl
         stopping = asyncio.Event()
         started = time.perf_counter()
         async with quoter_on_bus(bus, qs, Metrics()) as (quoter, inputs):
+            if quoter.kill_engaged or "*" in quoter.halted:  # a halt of every market (one of others is theirs)
+                raise SystemExit(f"this NATS holds quoting (kill switch engaged: {quoter.kill_engaged}, risk halts: "
+                                 f"{sorted(quoter.halted)}): `polybot kill --clear`, `polybot risk --clear`, or "
+                                 "another NATS (POLYBOT_NATS_URL)")
             task = asyncio.create_task(quoter.run(inputs, stopping))
             try:
                 await expect("quoting", 60)

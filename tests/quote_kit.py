@@ -56,8 +56,8 @@ def market(tick: str = "0.01", **kw: Any) -> QuoteMarket:
 
 
 def ours(yes: str | int = 0, no: str | int = 0, *, version: int = 0, orders: Iterable[OurOrder] = (),
-         notional: str | int = 0, kill: bool = False) -> OurState:
-    return OurState({YES: D(yes), NO: D(no)}, tuple(orders), version, D(notional), kill)
+         notional: str | int = 0, kill: bool = False, halted: bool = False) -> OurState:
+    return OurState({YES: D(yes), NO: D(no)}, tuple(orders), version, D(notional), kill, halted)
 
 
 def _wire_book(raw: dict[str, Any], asset: str, tick: str) -> QuoteBook:

@@ -70,7 +70,8 @@ ALERT_INNER: dict[str, list[str]] = {
     "HeartbeatFailing": ["increase(heartbeat_failures[1m])"],
     "KillSwitchEngaged": ["kill_switch_engaged"],
     "PositionNearCap": ["position_shares / on (job, instance) group_left () risk_max_position_shares"],
-    "DailyLossNearLimit": ["-(pnl_realized_usdc + pnl_unrealized_usdc)", "0.8 * risk_max_daily_loss_usdc"],
+    "DailyLossNearLimit": ["-pnl_day_usdc", "0.8 * risk_max_daily_loss_usdc"],
+    "RiskHalted": ["risk_halted"],
 }
 
 

@@ -22,6 +22,7 @@ from polybot.domain.quote_inputs import (
     RATE_LIMITED,
     REASONS,
     RESYNCING,
+    RISK_HALTED,
     STALE_BOOK,
     TICK_CHANGED,
     TOO_CLOSE_TO_END,
@@ -58,6 +59,9 @@ def with_no(books: Books, **kw: Any) -> Books:
 Case = tuple[str, dict[str, Any], Callable[[Books], Books], dict[str, Any]]
 BAD: list[Case] = [
     (KILL_SWITCH, {}, lambda b: b, {"kill": True}),
+    (KILL_SWITCH, {}, lambda b: b, {"kill": True, "halted": True}),  # the switch first
+    (RISK_HALTED, {}, lambda b: b, {"halted": True}),
+    (RISK_HALTED, {"closed": True}, lambda b: b, {"halted": True}),  # before the market's own problems
     (MARKET_CLOSED, {"closed": True}, lambda b: b, {}),
     (MARKET_CLOSED, {"active": False}, lambda b: b, {}),
     (MARKET_CLOSED, {"accepting_orders": False}, lambda b: b, {}),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import signal
 import subprocess
@@ -32,6 +33,7 @@ from polybot.runtime.lifecycle import serve
 from polybot.runtime.settings import Settings
 from polybot.venue.sdk_environment import sim_environment
 from polybot_executor.service import ExecutorService
+from polysim.exchange_api import NewOrder
 from polysim.harness import RunningSim
 
 D = Decimal
@@ -81,6 +83,27 @@ async def sim_state(sim: RunningSim) -> dict[str, Any]:
 
 def tick_of(sim: RunningSim, asset_id: str) -> Decimal:
     return D(str(sim.book(asset_id)["tick_size"]))
+
+
+TAKER = "paper-drill-taker"  # the crowd's account at polysim in the paper drills
+_ids = itertools.count(1)
+Book = tuple[tuple[tuple[Decimal, Decimal], ...], tuple[tuple[Decimal, Decimal], ...]]
+
+
+def venue_book(sim: RunningSim, asset_id: str) -> Book:
+    """(bids, asks) of polysim's book now, best first."""
+    b = sim.book(asset_id)
+    bids = sorted(((D(lv["price"]), D(lv["size"])) for lv in b["bids"]), reverse=True)
+    asks = sorted((D(lv["price"]), D(lv["size"])) for lv in b["asks"])
+    return tuple(bids), tuple(asks)
+
+
+def take(sim: RunningSim, asset_id: str, side: str, price: Decimal, size: Decimal) -> None:
+    """The crowd trades (``TAKER``, straight into the engine: no HTTP of ours)."""
+    order_id = "0x" + f"{next(_ids):064x}"
+    done = sim.engine.place(NewOrder(order_id, TAKER, "0x" + "33" * 20, asset_id, side, price, size,  # type: ignore[arg-type]
+                                     "GTC", False, 0), sim.now_ms())
+    assert done.ok, done.error
 
 
 def best_bid(sim: RunningSim, asset_id: str) -> Decimal:

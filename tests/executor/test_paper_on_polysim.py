@@ -7,40 +7,33 @@ at our price has traded; the same venue liquidity never fills us twice. Nothing 
 from __future__ import annotations
 
 import asyncio
-import itertools
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-from drill_kit import D, Ops, Plans, free_port, own_nats, running_executor, sim_state, tick_of, until
+from drill_kit import (
+    TAKER,
+    D,
+    Ops,
+    Plans,
+    free_port,
+    own_nats,
+    running_executor,
+    sim_state,
+    take,
+    tick_of,
+    until,
+    venue_book,
+)
 from ingest_kit import running_ingestor, settings_for
 
 from polybot.app.execute.paper_gateway import PaperGateway
 from polybot.runtime.quoter_settings import QuoterSettings
 from polybot.runtime.settings import ExecutorSettings, OpsPorts, Settings
-from polysim.exchange_api import NewOrder
-from polysim.harness import RunningSim, running_sim
+from polysim.harness import running_sim
 
-TAKER = "paper-drill-taker"
-_ids = itertools.count(1)
 Book = tuple[tuple[tuple[Decimal, Decimal], ...], tuple[tuple[Decimal, Decimal], ...]]
-
-
-def venue_book(sim: RunningSim, asset_id: str) -> Book:
-    """(bids, asks) of polysim's book now, best first."""
-    b = sim.book(asset_id)
-    bids = sorted(((D(lv["price"]), D(lv["size"])) for lv in b["bids"]), reverse=True)
-    asks = sorted((D(lv["price"]), D(lv["size"])) for lv in b["asks"])
-    return tuple(bids), tuple(asks)
-
-
-def take(sim: RunningSim, asset_id: str, side: str, price: Decimal, size: Decimal) -> None:
-    """The crowd trades (an account of the test's, straight into the engine: no HTTP of ours)."""
-    order_id = "0x" + f"{next(_ids):064x}"
-    done = sim.engine.place(NewOrder(order_id, TAKER, "0x" + "33" * 20, asset_id, side, price, size,  # type: ignore[arg-type]
-                                     "GTC", False, 0), sim.now_ms())
-    assert done.ok, done.error
 
 
 async def test_paper_fills_on_polysim_books_never_beat_the_touch_and_respect_the_queue(

@@ -17,7 +17,17 @@ from polybot.app.quote.ports import BookSource, PlanSink
 from polybot.bus import subjects
 from polybot.bus.client import Bus
 from polybot.bus.codec import decode
-from polybot.bus.messages import KillSwitch, MarketInfo, MarketPosition, OutcomeToken, QuotePlan, TokenPosition
+from polybot.bus.messages import (
+    KillSwitch,
+    MarketInfo,
+    MarketPosition,
+    OutcomeToken,
+    QuotePlan,
+    RiskBreachInfo,
+    RiskState,
+    TokenPosition,
+)
+from polybot.bus.streams import CONTROL
 from polybot.runtime.clock import now_ms
 from polybot.runtime.metrics import Metrics
 from polybot.runtime.quoter_settings import QuoterSettings
@@ -52,6 +62,15 @@ async def set_kill(bus: Bus, engaged: bool, reason: str = "test") -> None:
     ts = now_ms()
     await bus.publish(subjects.CTL_KILL, KillSwitch(engaged=engaged, reason=reason, ts_ms=ts),
                       msg_id=f"test-kill:{ts}:{engaged}")
+
+
+async def set_risk(bus: Bus, executor: str, halted: Sequence[str] = ()) -> RiskState:
+    """An executor's risk state as ``RiskDesk`` publishes it: ``halted`` scopes (condition ids, or "*")."""
+    ts = now_ms()
+    state = RiskState(executor=executor, ts_ms=ts, breaches=tuple(
+        RiskBreachInfo(scope=s, limit="position", value=Decimal(30), threshold=Decimal(20), ts_ms=ts) for s in halted))
+    await bus.publish(subjects.ctl_risk(executor), state, msg_id=f"test-risk:{executor}:{ts}:{len(halted)}")
+    return state
 
 
 async def publish_position(bus: Bus, cid: str, sizes: dict[str, Decimal], avg_price: Decimal = Decimal("0.5")
@@ -181,7 +200,10 @@ class PlanTap:
 @contextlib.asynccontextmanager
 async def running_quoter(bus: Bus, sim: RunningSim, qs: QuoterSettings, metrics: Metrics | None = None
                          ) -> AsyncIterator[tuple[Quoter, CheckingSink]]:
-    """The quoter on NATS (as the service wires it) with a ``CheckingSink`` in front of its publisher."""
+    """The quoter on NATS (as the service wires it) with a ``CheckingSink`` in front of its publisher. The
+    executors' risk states are forgotten first: an executor test on the shared server (a drill that trips the
+    error rate) leaves its last ``RiskState``, whose halt of every market would hold this quoter too."""
+    await bus.js.purge_stream(CONTROL.name, subject=subjects.CTL_RISK_ALL)
     stopping = asyncio.Event()
     async with quoter_on_bus(bus, qs, metrics or Metrics()) as (quoter, inputs):
         tokens = {cid: (sim.token_ids(cid)[0], sim.token_ids(cid)[1]) for cid in qs.condition_ids}

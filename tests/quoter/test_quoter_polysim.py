@@ -20,6 +20,7 @@ from quoter_kit import (
     publish_position,
     running_quoter,
     set_kill,
+    set_risk,
     settings,
     yes_frame,
 )
@@ -136,6 +137,26 @@ async def test_kill_switch_pulls_every_market_and_its_release_quotes_again(bus: 
             await set_kill(bus, False)
         await tap.wait(lambda: all(quoting(tap, c, max(p.seq for p in pulls.values())) for c in cids), 5,
                        "quotes again after the release")
+
+
+async def test_an_executors_risk_halt_pulls_its_market_and_the_clear_quotes_again(bus: Bus) -> None:
+    async with stack(bus) as (sim, quoter, _sink, tap):
+        halted, other = sim.condition_ids()
+        await tap.wait(lambda: quoting(tap, halted) and quoting(tap, other), 10, "a target in both markets")
+        executor = f"test{random.randrange(10**9)}"  # its own subject: no other run's state is touched
+        try:
+            mark = max(p.seq for p in tap.of(halted))
+            await set_risk(bus, executor, [halted])
+            pull = await tap.wait(lambda: next((p for p in tap.of(halted) if p.seq > mark and not p.orders), None),
+                                  2, "a pull of the halted market")
+            assert pull.reason == "risk_halted" and quoter.status()["risk_halted"] == [halted]
+            later = max(p.seq for p in tap.of(other))
+            await tap.wait(lambda: quoting(tap, other, later), 5, "the other market quoted on")
+            assert not quoting(tap, halted, pull.seq)
+        finally:
+            await set_risk(bus, executor, [])
+        await tap.wait(lambda: quoting(tap, halted, pull.seq), 5, "quotes again after the clear")
+        assert quoter.status()["risk_halted"] == []
 
 
 async def test_a_position_at_its_cap_leaves_only_the_side_that_reduces_it(bus: Bus) -> None:

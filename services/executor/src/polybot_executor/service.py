@@ -5,6 +5,8 @@ without both opt-ins refuses to start (``preflight``). ``/status`` shows the mod
 halts, open orders and the last plan per market; ``/readyz`` adds ``task:<name>`` for every supervised
 loop. ``POST /kill`` (``{"reason": "...", "clear": false}``, header ``Authorization: Bearer <kill_token>``)
 engages or clears the kill switch for every executor and quoter (it is published on ``pb.ctl.kill``).
+``POST /risk/clear`` (``{"scope": "<condition id>" | "*", "reason": "..."}``, no scope: every breach; the same
+token) clears this executor's risk halts (as ``polybot risk --clear``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from fastapi.responses import JSONResponse
 from polybot.app.execute.gateways import open_gateway
 from polybot.app.execute.mode import mode_problem
 from polybot.app.execute.pipeline import TASKS, Executor
+from polybot.app.execute.risk_desk import breach_info
 from polybot.app.execute.upkeep import default_loops, reconcile_once
 from polybot.bus import subjects
 from polybot.bus.messages import KillSwitch
@@ -28,6 +31,14 @@ from polybot.runtime.lifecycle import ServiceContext
 from polybot.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    """The JSON object of a request (an empty one when it has none, or not an object)."""
+    with contextlib.suppress(ValueError):
+        parsed = await request.json()
+        return parsed if isinstance(parsed, dict) else {}
+    return {}
 
 
 class ExecutorService:
@@ -75,17 +86,20 @@ class ExecutorService:
         router = APIRouter()
         token = ctx.settings.executor.kill_token
 
-        async def kill(request: Request) -> JSONResponse:
+        def _refused(request: Request) -> JSONResponse | None:
             if token is None:
-                return JSONResponse({"error": "POST /kill is disabled: set executor.kill_token "
+                return JSONResponse({"error": f"POST {request.url.path} is disabled: set executor.kill_token "
                                               "(POLYBOT_EXECUTOR__KILL_TOKEN)"}, status_code=403)
             given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
             if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
                 return JSONResponse({"error": "wrong or missing kill token"}, status_code=401)
-            body: dict[str, Any] = {}
-            with contextlib.suppress(ValueError):
-                parsed = await request.json()
-                body = parsed if isinstance(parsed, dict) else {}
+            return None
+
+        async def kill(request: Request) -> JSONResponse:
+            refused = _refused(request)
+            if refused is not None:
+                return refused
+            body = await _body(request)
             clear = body.get("clear") is True
             reason = str(body.get("reason") or ("cleared over /kill" if clear else "engaged over /kill"))[:200]
             msg = KillSwitch(engaged=not clear, reason=reason, ts_ms=now_ms())
@@ -97,5 +111,22 @@ class ExecutorService:
                 canceled = len(self.executor.orders.by_id)
             return JSONResponse({"engaged": msg.engaged, "reason": reason, "open_orders": canceled})
 
+        async def risk_clear(request: Request) -> JSONResponse:
+            refused = _refused(request)
+            if refused is not None:
+                return refused
+            body = await _body(request)
+            scope = body.get("scope")
+            if scope is not None and not isinstance(scope, str):
+                return JSONResponse({"error": "scope must be a condition id, \"*\" or absent (every breach)"},
+                                    status_code=400)
+            if self.executor is None:
+                return JSONResponse({"error": "the executor has not started"}, status_code=503)
+            reason = str(body.get("reason") or "cleared over /risk/clear")[:200]
+            cleared = await self.executor.risk.clear(scope, f"operator: {reason}")
+            return JSONResponse({"cleared": [breach_info(b).model_dump(mode="json") for b in cleared],
+                                 **self.executor.risk.status()})
+
         router.add_api_route("/kill", kill, methods=["POST"])
+        router.add_api_route("/risk/clear", risk_clear, methods=["POST"])
         return router

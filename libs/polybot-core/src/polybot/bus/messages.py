@@ -295,6 +295,50 @@ class CancelAllDone(_Msg):
     error: str | None = None
 
 
+class RiskBreachInfo(BaseModel):
+    """One risk breach in force (``polybot.domain.risk.Breach``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    scope: str  # a condition id, or "*" (every market)
+    limit: str  # position, daily_loss, error_rate
+    value: Decimal
+    threshold: Decimal
+    ts_ms: int
+    detail: str = ""
+
+
+class RiskState(_Msg):
+    """An executor's risk halts and the day's PnL, published on ``pb.ctl.risk.<backend>`` whenever a breach
+    trips or is cleared (the stream keeps the last per subject)."""
+
+    type: Literal["ctl.risk"] = "ctl.risk"
+    executor: str
+    breaches: tuple[RiskBreachInfo, ...] = ()
+    day_pnl_usdc: Decimal | None = None
+    ts_ms: int
+
+
+class RiskRequest(_Msg):
+    """Ask every executor for its risk halts and, with ``clear``, to clear them (of ``scope``, or every one);
+    each answers ``RiskAnswer``."""
+
+    type: Literal["ctl.risk_request"] = "ctl.risk_request"
+    clear: bool = False
+    scope: str | None = None
+    reason: str = "operator"
+    ts_ms: int
+
+
+class RiskAnswer(_Msg):
+    type: Literal["ctl.risk_answer"] = "ctl.risk_answer"
+    executor: str
+    cleared: tuple[RiskBreachInfo, ...] = ()
+    breaches: tuple[RiskBreachInfo, ...] = ()  # in force after the request
+    day_pnl_usdc: Decimal | None = None
+    error: str | None = None
+
+
 class ResyncRequest(_Msg):
     type: Literal["ctl.resync"] = "ctl.resync"
     asset_id: str
@@ -320,6 +364,9 @@ BusMessage = Annotated[
     | KillSwitch
     | CancelAllRequest
     | CancelAllDone
+    | RiskState
+    | RiskRequest
+    | RiskAnswer
     | ResyncRequest
     | Heartbeat,
     Field(discriminator="type"),

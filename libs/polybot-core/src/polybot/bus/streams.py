@@ -28,7 +28,8 @@ MARKETS = StreamSpec("PB_MARKETS", (subjects.GAMMA_MARKET_ALL,), 30 * 24 * 3600,
 PLANS = StreamSpec("PB_PLANS", (subjects.QUOTE_PLAN_ALL,), 3600)
 ORDERS = StreamSpec("PB_ORDERS", (subjects.ORDER_ALL,), 7 * 24 * 3600)
 POSITIONS = StreamSpec("PB_POSITIONS", (subjects.POSITION_ALL,), 30 * 24 * 3600, max_msgs_per_subject=1)
-CONTROL = StreamSpec("PB_CONTROL", (subjects.CTL_KILL,), 30 * 24 * 3600, max_msgs_per_subject=1)
+CONTROL = StreamSpec("PB_CONTROL", (subjects.CTL_KILL, subjects.CTL_RISK_ALL), 30 * 24 * 3600,
+                     max_msgs_per_subject=1)
 
 
 def book_subjects(asset_id: str) -> tuple[tuple[StreamSpec, str], ...]:

@@ -81,11 +81,18 @@ def position(condition_id: str) -> str:
     return f"{PREFIX}.position.{_token(condition_id)}"
 
 
-# --- control (core NATS, not persisted) ------------------------------------------------------------------------
+# --- control (core NATS; the kill switch and risk states are kept last per subject in PB_CONTROL) ----------
 CTL_ALL = f"{PREFIX}.ctl.>"
 CTL_KILL = f"{PREFIX}.ctl.kill"
 CTL_CANCEL_ALL = f"{PREFIX}.ctl.cancel_all"  # request/reply: every executor cancels and answers how many
 CTL_RESYNC_ALL = f"{PREFIX}.ctl.resync.*"  # the ingestor listens here for ResyncRequest
+CTL_RISK_ALL = f"{PREFIX}.ctl.risk.*"
+CTL_RISK_REQUEST = f"{PREFIX}.ctl.risk_request"  # request/reply: every executor reports (and clears) its halts
+
+
+def ctl_risk(backend: str) -> str:
+    """An executor's ``RiskState`` (by backend: paper, sim, live); the stream keeps the last per subject."""
+    return f"{PREFIX}.ctl.risk.{_token(backend)}"
 
 
 def ctl_resync(asset_id: str) -> str:

@@ -32,7 +32,7 @@ from polybot.cli.failures import (
 __all__ = ["COMMANDS", "CliError", "build_parser", "main"]
 
 # Command modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("up", "demo", "status", "kill", "cancel-all", "gamma-refresh", "replay", "sim",
+COMMANDS: tuple[str, ...] = ("up", "demo", "status", "kill", "cancel-all", "risk", "gamma-refresh", "replay", "sim",
                              "builder-health", "tap", "migrate", "with-sim-wallet", "market-trade")
 # Libraries that talk on their own (nats-py logs a traceback per failed connection attempt).
 _CHATTY_LOGGERS = ("nats", "asyncio")

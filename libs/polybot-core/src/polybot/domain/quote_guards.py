@@ -2,7 +2,8 @@
 
 ``market_problem`` checks, in this order, and returns the first reason that applies (``None``: quotable):
 
-1. ``kill_switch`` — the operator's kill switch is on;
+1. ``kill_switch`` — the operator's kill switch is on; ``risk_halted`` — an executor's risk breach holds the
+   market (or every market) until an operator clears it (its orders are cancelled there: quoting is futile);
 2. ``market_closed`` — the market is closed, inactive, or not accepting orders;
 3. ``too_close_to_end`` — it ends within ``min_time_to_end_ms`` (or has ended);
 4. ``no_book`` — nothing received yet for either token;
@@ -24,6 +25,7 @@ from polybot.domain.quote_inputs import (
     MARKET_CLOSED,
     NO_BOOK,
     RESYNCING,
+    RISK_HALTED,
     STALE_BOOK,
     TICK_CHANGED,
     TOO_CLOSE_TO_END,
@@ -68,6 +70,8 @@ def market_problem(market: QuoteMarket, yes: QuoteBook | None, no: QuoteBook | N
     """The first reason (in the module's order) not to quote ``market`` at ``now_ms``, or ``None``."""
     if ours.kill_switch:
         return KILL_SWITCH
+    if ours.risk_halted:
+        return RISK_HALTED
     if market.closed or not market.active or not market.accepting_orders:
         return MARKET_CLOSED
     if market.end_ms is not None and market.end_ms - now_ms < params.min_time_to_end_ms:

@@ -33,6 +33,7 @@ NO_BOOK = "no_book"  # nothing received for a token yet
 MARKET_CLOSED = "market_closed"  # closed, inactive, or not accepting orders
 TOO_CLOSE_TO_END = "too_close_to_end"
 KILL_SWITCH = "kill_switch"
+RISK_HALTED = "risk_halted"  # an executor halted this market (or every market) on a risk breach
 CROSSED = "crossed"  # the venue's own book is crossed or locked: no fair price to quote around
 ONE_SIDED = "one_sided"  # the book (without our own orders) has no bid or no ask: no fair price either
 INVENTORY_CAP = "inventory_cap"  # every side would grow a position already at its cap
@@ -43,7 +44,8 @@ UNCHANGED = "unchanged"  # no movement past the thresholds and no change of our 
 # this is the last check before a plan leaves, and ``quotes_crossed`` counts it).
 WOULD_CROSS = "would_cross"
 REASONS = (STALE_BOOK, RESYNCING, UNVERIFIED, TICK_CHANGED, NO_BOOK, MARKET_CLOSED, TOO_CLOSE_TO_END,
-           KILL_SWITCH, CROSSED, INVENTORY_CAP, MIN_INTERVAL, RATE_LIMITED, UNCHANGED, ONE_SIDED, WOULD_CROSS)
+           KILL_SWITCH, RISK_HALTED, CROSSED, INVENTORY_CAP, MIN_INTERVAL, RATE_LIMITED, UNCHANGED, ONE_SIDED,
+           WOULD_CROSS)
 # The reason of a "quote" decision (and of its plan): a new target, or the unchanged one re-published
 # before its TTL runs out.
 QUOTE = "quote"
@@ -127,6 +129,7 @@ class OurState:
     version: int = 0  # the executor's MarketPosition seq: a new one means a fill or cancel happened
     notional_usdc: Decimal = Decimal(0)  # across every market: positions at cost plus resting buys
     kill_switch: bool = False
+    risk_halted: bool = False  # an executor's risk breach holds this market until an operator clears it
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ Two kinds of check, both pure (time passed in):
   error rate past ``max_error_rate`` over ``error_window_ms`` halt everything.
 
 A breach halts until an operator clears it (``clear``): a limit that tripped once is not trusted to
-un-trip by itself. ``halted(market)`` says whether (and why) a market may not trade now.
+un-trip by itself; the caller keeps breaches across restarts (``restore``). ``halted(market)`` says whether
+(and why) a market may not trade now.
 """
 
 from __future__ import annotations
@@ -115,6 +116,10 @@ class RiskGuard:
     # --- state ----------------------------------------------------------------------------------------------
     def halted(self, market: str) -> Breach | None:
         return self.breaches.get(ALL) or self.breaches.get(market)
+
+    def restore(self, breach: Breach) -> None:
+        """A breach in force before a restart (kept by the caller): it halts again and is not reported again."""
+        self.breaches.setdefault(breach.scope, breach)
 
     def clear(self, scope: str | None = None) -> list[Breach]:
         """Clear the breach of ``scope`` (a market or ALL), or every breach; returns those cleared."""

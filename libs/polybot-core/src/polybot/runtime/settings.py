@@ -91,6 +91,7 @@ class RiskSettings(_Section):
     max_error_rate: Decimal = Decimal("0.5")
     error_window_ms: int = Field(60_000, ge=1)
     error_min_actions: int = Field(20, ge=1)
+    check_interval_s: float = Field(1.0, gt=0, le=60)  # how often the day's PnL is marked and checked
 
 
 class ExecutorSettings(_Section):

@@ -1,4 +1,5 @@
-"""The backend for the configured mode: paper (books from ``BookFeed``), or the unified SDK (sim, live)."""
+"""The backend for the configured mode: paper (books from ``BookFeed``), or the unified SDK (sim, live); in
+every mode the published books mark our holdings for the daily-loss check."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from polybot.app.execute.paper_books import FeedBooks, paper_books_loop
 from polybot.app.execute.paper_gateway import PaperGateway
 from polybot.app.execute.pipeline import Executor
+from polybot.app.execute.upkeep import risk_loop
 from polybot.bus.book_feed import BookFeed
 from polybot.bus.client import Bus
 from polybot.runtime.settings import Settings
@@ -20,18 +22,21 @@ Loops = Callable[[Executor], list[tuple[str, Callable[[], Coroutine[Any, Any, No
 
 @asynccontextmanager
 async def open_gateway(settings: Settings, bus: Bus) -> AsyncIterator[tuple[OrderGateway, Loops]]:
-    """The mode's gateway and the extra loops it needs (paper: matching on every book change)."""
-    if settings.mode == "paper":
-        async with BookFeed(bus, stale_after_ms=settings.quoter.stale_after_ms) as feed:
-            gateway = PaperGateway(FeedBooks(feed))
+    """The mode's gateway and the extra loops it needs: in every mode the risk check marked at the published
+    books' midpoints, and in paper the matching on every book change."""
+    async with BookFeed(bus, stale_after_ms=settings.quoter.stale_after_ms) as feed:
+        books = FeedBooks(feed)
+        if settings.mode == "paper":
+            gateway = PaperGateway(books)
 
             def loops(ex: Executor) -> list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]]:
-                return [("exec-paper-books", lambda: paper_books_loop(ex, gateway, feed))]
+                return [("exec-risk", lambda: risk_loop(ex, books.mark)),
+                        ("exec-paper-books", lambda: paper_books_loop(ex, gateway, feed))]
 
             yield gateway, loops
-        return
-    async with open_clob_gateway(settings) as clob:
-        yield clob, lambda ex: []
+            return
+        async with open_clob_gateway(settings) as clob:
+            yield clob, lambda ex: [("exec-risk", lambda: risk_loop(ex, books.mark))]
 
 
 @asynccontextmanager

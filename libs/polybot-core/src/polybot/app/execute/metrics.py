@@ -29,6 +29,7 @@ class ExecMetrics:
     position: Gauge
     realized_pnl: Gauge
     unrealized_pnl: Gauge
+    day_pnl: Gauge
     heartbeat_failures: ExactCounter
     kill_engaged: Gauge
     halted: Gauge
@@ -53,6 +54,8 @@ class ExecMetrics:
             position=m.gauge("position_shares", "Shares held per token", ["market", "asset_id"]),
             realized_pnl=m.gauge("pnl_realized_usdc", "Realized PnL, fees included (USDC)"),
             unrealized_pnl=m.gauge("pnl_unrealized_usdc", "Unrealized PnL at the midpoint (USDC)"),
+            day_pnl=m.gauge("pnl_day_usdc", "The UTC day's PnL marked at the midpoint, fees included (USDC): "
+                                            "what risk.max_daily_loss_usdc is checked against"),
             heartbeat_failures=m.counter("heartbeat_failures", "Venue heartbeats that failed"),
             kill_engaged=m.gauge("kill_switch_engaged", "1 while the kill switch is engaged"),
             halted=m.gauge("risk_halted", "1 while a risk breach halts the scope", ["scope"]),
@@ -66,6 +69,7 @@ class ExecMetrics:
             out.reconcile_fixes.inc(0, kind=kind)
         out.heartbeat_failures.inc(0)
         out.kill_engaged.set(0)
+        out.halted.labels(scope="*").set(0)  # the all-markets scope exists before any breach (alerts compare it)
         return out
 
     def show_limits(self, limits: RiskLimits) -> None:

@@ -27,6 +27,7 @@ from nats.js.errors import NotFoundError
 from polybot.app.execute.live_orders import LiveOrders, OrderRecord
 from polybot.app.execute.metrics import ExecMetrics
 from polybot.app.execute.plan_run import MarketTerms, PlanRun, PlanRunner
+from polybot.app.execute.risk_desk import RiskDesk
 from polybot.bus import subjects
 from polybot.bus.client import Bus
 from polybot.bus.codec import DecodeError, decode, encode
@@ -39,6 +40,7 @@ from polybot.bus.messages import (
     OrderAck,
     QuotePlan,
     RestingOrder,
+    RiskRequest,
     TokenPosition,
 )
 from polybot.bus.streams import PLANS
@@ -87,6 +89,9 @@ class Executor:
         self.inventory = Inventory()
         self.runner = PlanRunner(gateway, self.orders, self.guard, self.inventory, max_open=r.max_open_orders,
                                  clock_ms=clock_ms)
+        self.risk = RiskDesk(self.guard, self.inventory, backend=self.backend, pool=pool, bus=bus, metrics=self.m,
+                             cancel=lambda reason, market: self.cancel_everything(reason, market=market),
+                             clock_ms=clock_ms)
         self.inbox: PlanInbox[QuotePlan] = PlanInbox()
         self.terms: dict[str, MarketTerms] = {}
         self.market_of_asset: dict[str, str] = {}
@@ -110,6 +115,7 @@ class Executor:
         self._subs.append(await js.subscribe(subjects.CTL_KILL, cb=self._on_kill_msg, ordered_consumer=True,
                                              deliver_policy=DeliverPolicy.LAST_PER_SUBJECT))
         self._subs.append(await self.bus.nc.subscribe(subjects.CTL_CANCEL_ALL, cb=self._on_cancel_all))
+        self._subs.append(await self.bus.nc.subscribe(subjects.CTL_RISK_REQUEST, cb=self._on_risk_request))
         # The durable consumer exists before start returns (and before /readyz is green): a plan published
         # right after must not be missed; on its first creation it reads the stream from the start (older plans
         # are expired by then and audited so).
@@ -148,10 +154,14 @@ class Executor:
                                         r.size_matched, "unknown" if r.status == "unknown" else "live", r.plan_id,
                                         r.client_id, self.clock_ms()))
             self.market_of_asset[r.asset_id] = r.market
+        applied: list[Fill] = []
         for f in fills:
             self.market_of_asset.setdefault(f.asset_id, f.market)
+            fill = Fill(f.fill_id, f.asset_id, f.side, f.price, f.size, f.fee_usdc, f.ts_ms)  # type: ignore[arg-type]
             with contextlib.suppress(ValueError):
-                self.inventory.apply(Fill(f.fill_id, f.asset_id, f.side, f.price, f.size, f.fee_usdc, f.ts_ms))  # type: ignore[arg-type]
+                if self.inventory.apply(fill):
+                    applied.append(fill)
+        await self.risk.load(applied)
         log.info("executor state loaded", extra={"open_orders": len(rows), "fills": len(fills),
                                                  "backend": self.backend})
 
@@ -190,8 +200,7 @@ class Executor:
         else:
             run = await self.runner.run(plan, self.terms.get(plan.market, MarketTerms()))
         await self._record(run)
-        for breach in self.guard.breaches.values():
-            self.m.halted.labels(scope=breach.scope).set(1)
+        await self.risk.settle()  # a breach this plan tripped (the error rate) halts and cancels now
 
     async def _record(self, run: PlanRun) -> None:
         """One audit row, the order rows, the acks and the market's position, for one executed plan."""
@@ -305,6 +314,15 @@ class Executor:
             done = CancelAllDone(executor=self.gateway.name, canceled=canceled, open_orders=left, error=error)
             await self.bus.nc.publish(msg.reply, encode(done))
 
+    async def _on_risk_request(self, msg: Msg) -> None:
+        """``polybot risk [--clear]``: request/reply on core NATS."""
+        try:
+            req = decode(msg.data)
+        except DecodeError:
+            return
+        if isinstance(req, RiskRequest) and msg.reply:
+            await self.bus.nc.publish(msg.reply, encode(await self.risk.answer(req)))
+
     def lapsed_markets(self, now_ms: int) -> list[str]:
         """Markets with orders resting whose last target ran out ``target_lapse_grace_ms`` ago with no plan
         after it: a live quoter re-publishes before the TTL, so its silence means it is gone, and its
@@ -361,6 +379,7 @@ class Executor:
             "gateway": self.gateway.name,
             "kill": {"engaged": self.kill.engaged, "reason": self.kill.reason, "since_ms": self.kill.since_ms},
             "halted": [{"scope": b.scope, "reason": b.reason} for b in self.guard.breaches.values()],
+            "risk": self.risk.status(),
             "plans_seen": self.plans_seen,
             "open_orders": len(self.orders.by_id),
             "pnl_realized_usdc": str(self.inventory.realized_usdc()),

@@ -11,6 +11,8 @@
   and ``MarketPosition``. A trade of an order we do not know is still recorded (it is ours: the key's).
 * **Lapse**: a market whose last target ran out ``target_lapse_grace_ms`` ago, with no plan since, has its
   orders cancelled (``target_lapsed``): the quoter's quotes do not outlive the quoter.
+* **Risk** (``risk_loop``): the day's PnL marked at the books' midpoints and checked against the daily loss
+  limit every ``risk.check_interval_s`` (``RiskDesk.check_day``); a breach cancels and halts at once.
 * **Reconciliation**, at start and every ``reconcile_interval_s``: the venue's open orders are the truth
   (``polybot.domain.order_sync``): orphans are cancelled, absent records dropped, unknown ones confirmed
   (and their deferred cancels sent), missed fills picked up by the next fills pass.
@@ -26,6 +28,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from decimal import Decimal
 from typing import Any
 
 from polybot.app.execute.pipeline import Executor
@@ -96,8 +99,10 @@ async def apply_trades(ex: Executor, trades: list[VenueTrade]) -> int:
         for f in new:
             if f.status == "FAILED":
                 continue
+            done = Fill(f.fill_id, f.asset_id, f.side, f.price, f.size, f.fee_usdc, f.ts_ms)  # type: ignore[arg-type]
             try:
-                ex.inventory.apply(Fill(f.fill_id, f.asset_id, f.side, f.price, f.size, f.fee_usdc, f.ts_ms))  # type: ignore[arg-type]
+                if ex.inventory.apply(done):
+                    ex.risk.apply_fill(done)
             except OversoldError as exc:  # our record and the venue disagree: the venue wins at reconciliation
                 log.error("fill sells more than we hold", extra={"fill_id": f.fill_id, "error": str(exc)})
                 continue
@@ -111,10 +116,7 @@ async def apply_trades(ex: Executor, trades: list[VenueTrade]) -> int:
                                                end_reason="filled" if after.remaining <= 0 else None))
             touched.add(f.market)
             ex.m.orders_filled.inc(market=f.market)
-            held = ex.inventory.size(f.asset_id)
-            breach = ex.guard.observe_position(f.market, f.asset_id, held, ex.clock_ms())
-            if breach is not None:
-                log.error("risk limit breached", extra={"reason": breach.reason})
+            ex.guard.observe_position(f.market, f.asset_id, ex.inventory.size(f.asset_id), ex.clock_ms())
         await exec_repo.upsert_orders(conn, order_rows)
         await exec_repo.upsert_positions(conn, [(a, ex.market_of_asset.get(a, ""), h.size, h.cost_usdc,
                                                  h.realized_usdc, h.fees_usdc)
@@ -131,6 +133,7 @@ async def apply_trades(ex: Executor, trades: list[VenueTrade]) -> int:
         await ex.publish_position(market)
         ex.m.open_orders.labels(market=market).set(len(ex.orders.of_market(market)))
     ex.m.realized_pnl.set(float(ex.inventory.realized_usdc()))
+    await ex.risk.settle()  # a position past its cap halts its market and cancels its orders now
     return len(new)
 
 
@@ -211,6 +214,15 @@ async def user_channel_loop(ex: Executor, auth: UserAuth) -> None:
                     ex.orders.set_state(e.order_id, "live")
 
     await channel.run(connected, events)
+
+
+async def risk_loop(ex: Executor, marks: Callable[[str], Decimal | None]) -> None:
+    """Mark what we hold (and held at the day's start) and check the day's loss, every ``check_interval_s``."""
+    while True:
+        day = ex.risk.day
+        assets = {a for a, s in (*day.sizes.items(), *day.start_sizes.items()) if s}
+        await ex.risk.check_day({a: marks(a) for a in assets})
+        await asyncio.sleep(ex.cfg.risk.check_interval_s)
 
 
 def default_loops(ex: Executor) -> list[tuple[str, Loop]]:

@@ -21,7 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from polybot.bus.book_feed import BookView
-from polybot.bus.messages import MarketInfo, MarketPosition
+from polybot.bus.messages import MarketInfo, MarketPosition, RiskState
 from polybot.domain import quote_books
 from polybot.domain.quote_inputs import OurOrder, OurState, QuoteBook, QuoteMarket
 
@@ -85,13 +85,19 @@ def position_notional(position: MarketPosition) -> Decimal:
     return held + resting
 
 
-def our_state(position: MarketPosition | None, notional_usdc: Decimal, kill_switch: bool) -> OurState:
+def our_state(position: MarketPosition | None, notional_usdc: Decimal, kill_switch: bool,
+              risk_halted: bool = False) -> OurState:
     if position is None:
-        return OurState(notional_usdc=notional_usdc, kill_switch=kill_switch)
+        return OurState(notional_usdc=notional_usdc, kill_switch=kill_switch, risk_halted=risk_halted)
     return OurState(
         positions={p.asset_id: p.size for p in position.positions},
         open_orders=tuple(OurOrder(o.order_id, o.asset_id, o.side, o.price, o.size) for o in position.open_orders),
-        version=position.seq, notional_usdc=notional_usdc, kill_switch=kill_switch)
+        version=position.seq, notional_usdc=notional_usdc, kill_switch=kill_switch, risk_halted=risk_halted)
+
+
+def halted_scopes(states: Iterable[RiskState]) -> frozenset[str]:
+    """What the executors' risk breaches hold: condition ids, and ``*`` when one holds every market."""
+    return frozenset(b.scope for s in states for b in s.breaches)
 
 
 def yes_inventory(position: MarketPosition | None, tokens: tuple[str, str]) -> Decimal:

@@ -1,4 +1,4 @@
-"""The quoter: published books, markets, positions and the kill switch in; quote plans (targets) out.
+"""The quoter: published books, markets, positions, the kill switch and risk halts in; quote plans (targets) out.
 
 ``Quoter`` holds what it has read and runs the pure ``SpreadQuoter`` (``polybot.domain.quoting``) market by
 market; its I/O is two protocols (``ports.BookSource``, ``ports.PlanSink``) and a queue of inputs, so it runs
@@ -11,7 +11,8 @@ When it decides:
   how a book that went quiet turns stale and is pulled, and how an unchanged target is re-published before its
   TTL ends;
 * an input changed (``quote-inputs``): the market of a ``MarketInfo`` or ``MarketPosition`` (every market
-  when the notional we hold moved: the cap is across markets), every market on a kill-switch change.
+  when the notional we hold moved: the cap is across markets), every market on a kill-switch change, the
+  markets an executor's risk halt (``RiskState``) starts or stops holding (every market for a ``*`` halt).
 
 Decisions and their publishing are serialized (one lock): a plan's ``seq`` is taken in decision order and the
 plans go out in that order. A plan JetStream did not acknowledge is counted and its market decided afresh
@@ -33,6 +34,7 @@ from typing import Any
 
 from polybot.app.quote.inputs import (
     binary_tokens,
+    halted_scopes,
     market_tick,
     our_state,
     position_notional,
@@ -45,9 +47,10 @@ from polybot.app.quote.plans import PlanSeq, plan_for, pull_plan
 from polybot.app.quote.ports import BookSource, BusPlanSink, Input, InputFollower, PlanSink
 from polybot.bus.book_feed import BookFeed
 from polybot.bus.client import Bus
-from polybot.bus.messages import KillSwitch, MarketInfo, MarketPosition, QuotePlan
+from polybot.bus.messages import KillSwitch, MarketInfo, MarketPosition, QuotePlan, RiskState
 from polybot.domain.quote_inputs import NO_BOOK, WOULD_CROSS, Decision, QuoteBook, QuoteMarket, RewardScore
 from polybot.domain.quoting import SpreadQuoter
+from polybot.domain.risk import ALL
 from polybot.runtime.clock import now_ms as wall_ms
 from polybot.runtime.metrics import Metrics
 from polybot.runtime.quoter_settings import QuoterSettings
@@ -95,6 +98,8 @@ class Quoter:
         self.notional: dict[str, Decimal] = {}
         self.total_notional = _ZERO
         self.kill: KillSwitch | None = None
+        self.risk: dict[str, RiskState] = {}  # each executor's last
+        self.halted: frozenset[str] = frozenset()  # what their breaches hold: condition ids, or "*" (every market)
         self._lock = asyncio.Lock()
 
     # --- inputs -------------------------------------------------------------------------------------------
@@ -116,6 +121,14 @@ class Quoter:
             changed = self.kill_engaged != item.engaged
             self.kill = item
             return (set(self.markets) if changed else set()), []
+        if isinstance(item, RiskState):
+            last = self.risk.get(item.executor)
+            if last is not None and item.ts_ms < last.ts_ms:
+                return set(), []
+            self.risk[item.executor] = item
+            was, self.halted = self.halted, halted_scopes(self.risk.values())
+            moved = was ^ self.halted
+            return (set(self.markets) if ALL in moved else set(moved & self.markets.keys())), []
         if isinstance(item, MarketPosition):
             have = self.positions.get(item.market)
             if have is not None and item.seq <= have.seq:
@@ -181,7 +194,8 @@ class Quoter:
         market = slot.market
         if market is None or market.tick_size is not tick:  # the same tick object while on the same snapshot
             market = slot.market = quote_market(slot.info, slot.tokens, tick)
-        ours = our_state(self.positions.get(cid), self.total_notional, self.kill_engaged)
+        ours = our_state(self.positions.get(cid), self.total_notional, self.kill_engaged,
+                         ALL in self.halted or cid in self.halted)
         decision = self.quoter.decide(market, books, ours, now)
         self._record(slot, decision, now)
         if decision.action == "hold":
@@ -324,6 +338,7 @@ class Quoter:
             "quoting": states,
             "kill_switch": None if self.kill is None else {"engaged": self.kill.engaged, "reason": self.kill.reason,
                                                            "ts_ms": self.kill.ts_ms},
+            "risk_halted": sorted(self.halted),
             "notional_usdc": str(self.total_notional),
             "counters": {"quotes_emitted": int(self.metrics.emitted.value()),
                          "quotes_pulled": int(self.metrics.pulled.value()),

@@ -6,8 +6,9 @@
   set by hand.
 
 ``follow_inputs`` feeds the other inputs from the bus into a queue: every market's last ``MarketInfo``
-(``PB_MARKETS``), every market's last ``MarketPosition`` (``PB_POSITIONS``) and the last ``KillSwitch``
-(``PB_CONTROL``), then every later one; ``InputFollower.caught_up`` says when the three backlogs are read.
+(``PB_MARKETS``), every market's last ``MarketPosition`` (``PB_POSITIONS``), the last ``KillSwitch`` and every
+executor's last ``RiskState`` (``PB_CONTROL``), then every later one; ``InputFollower.caught_up`` says when the
+backlogs are read.
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ from polybot.bus import subjects
 from polybot.bus.book_feed import BookView
 from polybot.bus.client import Bus, Outgoing
 from polybot.bus.codec import DecodeError, decode
-from polybot.bus.messages import KillSwitch, MarketInfo, MarketPosition, QuotePlan
+from polybot.bus.messages import KillSwitch, MarketInfo, MarketPosition, QuotePlan, RiskState
 from polybot.bus.streams import CONTROL, MARKETS, POSITIONS
 
 log = logging.getLogger(__name__)
 
-Input = MarketInfo | MarketPosition | KillSwitch
+Input = MarketInfo | MarketPosition | KillSwitch | RiskState
 
 
 class PlanSink(Protocol):
@@ -100,10 +101,12 @@ class MemoryBooks:
 
 
 class InputFollower:
-    """Markets, positions and the kill switch from JetStream into ``queue`` (last per subject, then live)."""
+    """Markets, positions, the kill switch and the risk states from JetStream into ``queue`` (last per subject,
+    then live)."""
 
     _FOLLOWED = ((MARKETS.name, subjects.GAMMA_MARKET_ALL), (POSITIONS.name, subjects.POSITION_ALL),
-                 (CONTROL.name, subjects.CTL_KILL))
+                 (CONTROL.name, subjects.CTL_KILL), (CONTROL.name, subjects.CTL_RISK_ALL))
+    _SHARED = frozenset({CONTROL.name})  # streams holding more than one followed subject
 
     def __init__(self, bus: Bus, queue: asyncio.Queue[Input]) -> None:
         self.bus = bus
@@ -114,15 +117,19 @@ class InputFollower:
 
     async def start(self) -> None:
         for stream, subject in self._FOLLOWED:
-            done = self._caught_up[stream] = asyncio.Event()
+            done = self._caught_up[subject] = asyncio.Event()
             info = await self.bus.js.stream_info(stream)
-            if info.state.messages == 0:
+            stored = info.state.messages > 0
+            if stored and stream in self._SHARED:  # count this subject's own messages, not the stream's
+                stored = bool((await self.bus.js.stream_info(stream, subjects_filter=subject)).state.subjects)
+            if not stored:
                 done.set()  # nothing stored: nothing to wait for
             self._subs.append(await self.bus.js.subscribe(subject, cb=self._handler(done), ordered_consumer=True,
                                                           deliver_policy=DeliverPolicy.LAST_PER_SUBJECT))
 
     async def caught_up(self, timeout_s: float) -> None:
-        """Wait until the last message of every market, position and the kill switch has been queued."""
+        """Wait until the last message of every market, position, the kill switch and every risk state has been
+        queued."""
         await asyncio.wait_for(asyncio.gather(*(e.wait() for e in self._caught_up.values())), timeout_s)
 
     async def close(self) -> None:
@@ -139,7 +146,7 @@ class InputFollower:
                 self.undecodable += 1
                 log.warning("undecodable quoter input", extra={"subject": msg.subject})
                 decoded = None
-            if isinstance(decoded, MarketInfo | MarketPosition | KillSwitch):
+            if isinstance(decoded, MarketInfo | MarketPosition | KillSwitch | RiskState):
                 self.queue.put_nowait(decoded)
             if msg.metadata.num_pending == 0:
                 done.set()
