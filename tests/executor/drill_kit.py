@@ -30,7 +30,8 @@ from polybot.bus.messages import QuoteOrder, QuotePlan
 from polybot.runtime.embedded import EmbeddedNats
 from polybot.runtime.embedded import free_port as free_port  # re-exported for the drills
 from polybot.runtime.lifecycle import serve
-from polybot.runtime.settings import Settings
+from polybot.runtime.quoter_settings import QuoterSettings
+from polybot.runtime.settings import ExecutorSettings, OpsPorts, Settings
 from polybot.venue.sdk_environment import sim_environment
 from polybot_executor.service import ExecutorService
 from polysim.exchange_api import NewOrder
@@ -259,6 +260,15 @@ class ExecutorProcess:
             return self.log_path.read_text(errors="replace")[-n:]
         except OSError:
             return ""
+
+
+def paper_settings(sim: RunningSim, nats_url: str, database_url: str, state_dir: Path, port: int,
+                   **executor: Any) -> Settings:
+    """A paper-mode executor's settings on ``sim``'s books (never stale while the venue is frozen), fast loops."""
+    return Settings(mode="paper", nats_url=nats_url, database_url=database_url, state_dir=state_dir,
+                    ops=OpsPorts(executor=port), quoter=QuoterSettings(stale_after_ms=600_000),
+                    executor=ExecutorSettings(clob_url=sim.url, ws_user_url=sim.ws_user_url, gamma_url=sim.gamma_url,
+                                              reconcile_interval_s=1.0, fills_poll_interval_s=0.2, **executor))
 
 
 def executor_env(sim: RunningSim, key: FundedKey, *, nats_url: str, database_url: str, port: int,

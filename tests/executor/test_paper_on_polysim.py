@@ -19,6 +19,7 @@ from drill_kit import (
     Plans,
     free_port,
     own_nats,
+    paper_settings,
     running_executor,
     sim_state,
     take,
@@ -29,8 +30,6 @@ from drill_kit import (
 from ingest_kit import running_ingestor, settings_for
 
 from polybot.app.execute.paper_gateway import PaperGateway
-from polybot.runtime.quoter_settings import QuoterSettings
-from polybot.runtime.settings import ExecutorSettings, OpsPorts, Settings
 from polysim.harness import running_sim
 
 Book = tuple[tuple[tuple[Decimal, Decimal], ...], tuple[tuple[Decimal, Decimal], ...]]
@@ -45,11 +44,7 @@ async def test_paper_fills_on_polysim_books_never_beat_the_touch_and_respect_the
         yes, no = sim.token_ids(market)
         tick = tick_of(sim, yes)
         port = free_port()
-        settings = Settings(mode="paper", nats_url=nats.url, database_url=database_url, state_dir=tmp_path,
-                            ops=OpsPorts(executor=port), quoter=QuoterSettings(stale_after_ms=600_000),
-                            executor=ExecutorSettings(clob_url=sim.url, ws_user_url=sim.ws_user_url,
-                                                      gamma_url=sim.gamma_url, reconcile_interval_s=1.0,
-                                                      fills_poll_interval_s=0.2))
+        settings = paper_settings(sim, nats.url, database_url, tmp_path, port)
         async with running_ingestor(settings_for(sim, assets=(yes, no)), bus=nats.bus, pool=pool), \
                 running_executor(settings, port) as ops:
             assert ops.service is not None and ops.service.executor is not None

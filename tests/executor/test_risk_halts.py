@@ -22,6 +22,7 @@ from drill_kit import (
     free_port,
     metric,
     own_nats,
+    paper_settings,
     running_executor,
     take,
     tick_of,
@@ -36,8 +37,7 @@ from polybot.bus import subjects
 from polybot.bus.codec import decode
 from polybot.bus.messages import RiskState
 from polybot.bus.streams import CONTROL
-from polybot.runtime.quoter_settings import QuoterSettings
-from polybot.runtime.settings import ExecutorSettings, OpsPorts, RiskSettings, Settings
+from polybot.runtime.settings import RiskSettings
 from polysim.harness import running_sim
 
 LIMIT = D("1.00")  # USDC of loss in a day
@@ -85,13 +85,8 @@ async def test_the_days_loss_past_the_limit_cancels_and_halts_across_a_restart_u
         yes, no = sim.token_ids(market)
         tick = tick_of(sim, yes)
         port = free_port()
-        settings = Settings(mode="paper", nats_url=nats.url, database_url=database_url, state_dir=tmp_path,
-                            ops=OpsPorts(executor=port), quoter=QuoterSettings(stale_after_ms=600_000),
-                            executor=ExecutorSettings(clob_url=sim.url, ws_user_url=sim.ws_user_url,
-                                                      gamma_url=sim.gamma_url, reconcile_interval_s=1.0,
-                                                      fills_poll_interval_s=0.2, kill_token=SecretStr(TOKEN),
-                                                      risk=RiskSettings(max_daily_loss_usdc=LIMIT,
-                                                                        check_interval_s=0.2)))
+        settings = paper_settings(sim, nats.url, database_url, tmp_path, port, kill_token=SecretStr(TOKEN),
+                                  risk=RiskSettings(max_daily_loss_usdc=LIMIT, check_interval_s=0.2))
         plans = Plans(nats.bus, market, tick)
         async with running_ingestor(settings_for(sim, assets=(yes, no)), bus=nats.bus, pool=pool):
             async with running_executor(settings, port) as ops:

@@ -8,7 +8,6 @@ one could not cancel everything. See ``polybot kill`` for the switch that also h
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import time
 from typing import Any
@@ -50,30 +49,9 @@ def run_cancel_all(args: argparse.Namespace) -> int:
 
 async def _cancel_all(url: str, label: str, market: str | None, reason: str) -> list[dict[str, Any]]:
     from polybot.bus import subjects
-    from polybot.bus.codec import DecodeError, decode, encode
     from polybot.bus.messages import CancelAllDone, CancelAllRequest
-    from polybot.cli.connect import connect_bus
+    from polybot.cli.executor_requests import ask_executors
 
-    bus = await connect_bus(url, "polybot-cancel-all", label=label)
-    answers: list[dict[str, Any]] = []
-    try:
-        inbox = bus.nc.new_inbox()
-        got = asyncio.Event()
-
-        async def on_answer(msg: Any) -> None:
-            try:
-                done = decode(msg.data)
-            except DecodeError:
-                return
-            if isinstance(done, CancelAllDone):
-                answers.append(done.model_dump(mode="json", exclude={"type", "schema_version"}))
-                got.set()
-
-        sub = await bus.nc.subscribe(inbox, cb=on_answer)
-        req = CancelAllRequest(market=market, reason=reason, ts_ms=time.time_ns() // 1_000_000)
-        await bus.nc.publish(subjects.CTL_CANCEL_ALL, encode(req), reply=inbox)
-        await asyncio.sleep(_WAIT_S)  # several executors may answer: gather them all
-        await sub.unsubscribe()
-    finally:
-        await bus.close()
-    return answers
+    req = CancelAllRequest(market=market, reason=reason, ts_ms=time.time_ns() // 1_000_000)
+    return await ask_executors(url, label, "polybot-cancel-all", subjects.CTL_CANCEL_ALL, req, CancelAllDone,
+                               _WAIT_S)

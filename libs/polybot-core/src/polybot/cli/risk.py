@@ -13,7 +13,6 @@ when breaches are still in force after a clear.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import time
 from typing import Any
@@ -83,28 +82,8 @@ def _where(scope: str) -> str:
 
 async def _ask(url: str, label: str, clear: bool, scope: str | None, reason: str) -> list[dict[str, Any]]:
     from polybot.bus import subjects
-    from polybot.bus.codec import DecodeError, decode, encode
     from polybot.bus.messages import RiskAnswer, RiskRequest
-    from polybot.cli.connect import connect_bus
+    from polybot.cli.executor_requests import ask_executors
 
-    bus = await connect_bus(url, "polybot-risk", label=label)
-    answers: list[dict[str, Any]] = []
-    try:
-        inbox = bus.nc.new_inbox()
-
-        async def on_answer(msg: Any) -> None:
-            try:
-                got = decode(msg.data)
-            except DecodeError:
-                return
-            if isinstance(got, RiskAnswer):
-                answers.append(got.model_dump(mode="json", exclude={"type", "schema_version"}))
-
-        sub = await bus.nc.subscribe(inbox, cb=on_answer)
-        req = RiskRequest(clear=clear, scope=scope, reason=reason, ts_ms=time.time_ns() // 1_000_000)
-        await bus.nc.publish(subjects.CTL_RISK_REQUEST, encode(req), reply=inbox)
-        await asyncio.sleep(_WAIT_S)  # several executors may answer: gather them all
-        await sub.unsubscribe()
-    finally:
-        await bus.close()
-    return answers
+    req = RiskRequest(clear=clear, scope=scope, reason=reason, ts_ms=time.time_ns() // 1_000_000)
+    return await ask_executors(url, label, "polybot-risk", subjects.CTL_RISK_REQUEST, req, RiskAnswer, _WAIT_S)

@@ -4,9 +4,9 @@ holds across restarts until an operator clears it; the day's PnL is marked and c
 ``RiskGuard`` (pure) decides; this desk does the I/O around it:
 
 * ``settle`` — every breach the guard tripped since the last call (a position past its cap from a fill, the
-  error rate from a plan, the day's loss from ``check_day``): a ``risk_breaches`` row, ``risk_halted{scope} 1``,
-  an error log, a ``RiskState`` on ``pb.ctl.risk.<backend>``, and the scope's orders cancelled now (not
-  when the market's next plan comes). Every later plan of the scope is audited ``halted``.
+  error rate from a plan, the day's loss from ``check_day``): ``risk_halted{scope} 1``, an error log, the
+  scope's orders cancelled now (not when the market's next plan comes), a ``risk_breaches`` row and a
+  ``RiskState`` on ``pb.ctl.risk.<backend>``. Every later plan of the scope is audited ``halted``.
 * ``check_day`` — the day's PnL (``polybot.domain.day_pnl``) at the marks given, exported as
   ``pnl_day_usdc`` and ``pnl_unrealized_usdc``, checked against ``max_daily_loss_usdc``.
 * ``clear`` — the operator's door (``polybot risk --clear``, ``POST /risk/clear``): the rows are closed,
@@ -94,20 +94,22 @@ class RiskDesk:
         new = [b for scope, b in self.guard.breaches.items() if scope not in self._settled]
         if not new:
             return
-        async with self.pool.acquire() as conn:
-            for b in new:
-                await risk_repo.insert_breach(conn, self.backend, b)
-        for b in new:
-            self._settled.add(b.scope)
+        self._settled.update(b.scope for b in new)  # before any await: a concurrent settle must not act twice
+        for b in new:  # the cancel first: it is what protects the money; the record and the news come after
             self.m.halted.labels(scope=b.scope).set(1)
             log.error("risk limit breached: cancelling and halting until an operator clears it",
                       extra={"reason": b.reason, "scope": b.scope, "limit": b.limit})
-        await self.publish()
-        for b in new:
             try:
                 await self.cancel(f"risk:{b.limit}", None if b.scope == ALL else b.scope)
             except Exception as exc:  # the venue's heartbeat lapse and the halted plans still hold the line
                 log.error("cancel after a risk breach failed", extra={"scope": b.scope, "error": repr(exc)})
+        try:
+            async with self.pool.acquire() as conn:
+                for b in new:
+                    await risk_repo.insert_breach(conn, self.backend, b)
+        except Exception as exc:  # the halt holds in this process; only a restart would forget it
+            log.error("risk breach not recorded: a restart would not see it", extra={"error": repr(exc)})
+        await self.publish()
 
     async def clear(self, scope: str | None, reason: str) -> list[Breach]:
         """Clear the breach of ``scope`` (a market, or ``*``), or every breach."""
