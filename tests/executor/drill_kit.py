@@ -107,6 +107,16 @@ def take(sim: RunningSim, asset_id: str, side: str, price: Decimal, size: Decima
     assert done.ok, done.error
 
 
+def crowd_market(sim: RunningSim) -> tuple[str, str, str, Decimal]:
+    """(condition id, YES, NO, tick) of ``sim``'s first market, frozen (its books change only when the test
+    trades) with ``TAKER`` funded to trade it."""
+    sim.freeze()
+    sim.fund(TAKER, usdc="100000", positions={t: "100000" for t in sim.token_ids()})
+    market = sim.condition_ids()[0]
+    yes, no = sim.token_ids(market)
+    return market, yes, no, tick_of(sim, yes)
+
+
 def best_bid(sim: RunningSim, asset_id: str) -> Decimal:
     return max(D(lv["price"]) for lv in sim.book(asset_id)["bids"])
 

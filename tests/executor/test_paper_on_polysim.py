@@ -17,13 +17,13 @@ from drill_kit import (
     D,
     Ops,
     Plans,
+    crowd_market,
     free_port,
     own_nats,
     paper_settings,
     running_executor,
     sim_state,
     take,
-    tick_of,
     until,
     venue_book,
 )
@@ -38,11 +38,7 @@ Book = tuple[tuple[tuple[Decimal, Decimal], ...], tuple[tuple[Decimal, Decimal],
 async def test_paper_fills_on_polysim_books_never_beat_the_touch_and_respect_the_queue(
         database_url: str, pool: asyncpg.Pool, tmp_path: Path) -> None:
     async with own_nats(tmp_path / "nats") as nats, running_sim(seed=37, n_markets=2) as sim:
-        sim.freeze()  # the books change only when this test trades
-        sim.fund(TAKER, usdc="100000", positions={t: "100000" for t in sim.token_ids()})
-        market = sim.condition_ids()[0]
-        yes, no = sim.token_ids(market)
-        tick = tick_of(sim, yes)
+        market, yes, no, tick = crowd_market(sim)
         port = free_port()
         settings = paper_settings(sim, nats.url, database_url, tmp_path, port)
         async with running_ingestor(settings_for(sim, assets=(yes, no)), bus=nats.bus, pool=pool), \

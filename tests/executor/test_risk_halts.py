@@ -15,17 +15,16 @@ from typing import Any
 
 import asyncpg
 from drill_kit import (
-    TAKER,
     D,
     Ops,
     Plans,
+    crowd_market,
     free_port,
     metric,
     own_nats,
     paper_settings,
     running_executor,
     take,
-    tick_of,
     until,
     venue_book,
 )
@@ -79,11 +78,7 @@ async def halted_scopes(ops: Ops) -> list[str]:
 async def test_the_days_loss_past_the_limit_cancels_and_halts_across_a_restart_until_an_operator_clears_it(
         database_url: str, pool: asyncpg.Pool, tmp_path: Path) -> None:
     async with own_nats(tmp_path / "nats") as nats, running_sim(seed=41, n_markets=2) as sim:
-        sim.freeze()  # the books change only when this test trades
-        sim.fund(TAKER, usdc="100000", positions={t: "100000" for t in sim.token_ids()})
-        market = sim.condition_ids()[0]
-        yes, no = sim.token_ids(market)
-        tick = tick_of(sim, yes)
+        market, yes, no, tick = crowd_market(sim)
         port = free_port()
         settings = paper_settings(sim, nats.url, database_url, tmp_path, port, kill_token=SecretStr(TOKEN),
                                   risk=RiskSettings(max_daily_loss_usdc=LIMIT, check_interval_s=0.2))
