@@ -12,7 +12,8 @@ from typing import Any
 
 import asyncpg
 
-from polybot.store import exec_repo, migrate
+from polybot.domain.risk import ALL, Breach
+from polybot.store import exec_repo, migrate, risk_repo
 from polybot.store.exec_repo import AuditRow, OrderRow
 
 D = Decimal
@@ -97,3 +98,26 @@ async def test_status_table_shows_them_next_to_the_ingestion_columns(pool: async
     assert rows["111"][-3:] == ["2", "10", "0.2500/0.4000"]  # open orders, position, realized/unrealized
     assert rows["333"][0] == "0xm3" and rows["333"][2] == "-" and rows["333"][-3:] == ["1", "5", "0.0000/-"]
     assert rows["444"][-4:] == ["-", "-", "-", "-"]  # nothing quoted on 0xm2
+
+
+async def test_status_names_the_risk_halts_in_force_and_not_the_cleared_ones(pool: asyncpg.Pool, database_url: str,
+                                                                            cli: Callable[..., Any]) -> None:
+    now = await _seed(pool)
+    async with pool.acquire() as conn:  # as the executor's risk desk writes them
+        await risk_repo.insert_breach(conn, "paper", Breach(ALL, "daily_loss", D("1.5"), D("1.00"), now - 5_000))
+        await risk_repo.insert_breach(conn, "paper", Breach("0xm1", "position", D(30), D(20), now - 4_000, "token 111"))
+        await risk_repo.insert_breach(conn, "sim", Breach("0xm3", "position", D(9), D(5), now - 3_000))
+        await risk_repo.clear_breaches(conn, "sim", ["0xm3"], now - 1_000, "operator: test", None)
+    env = {"POLYBOT_STATE_DIR": "/nonexistent"}
+    res, only, table = await asyncio.gather(*(asyncio.to_thread(cli, ["status", "--db-url", database_url, *more], env)
+                                              for more in (["--json"], ["--json", "--market", "0xm2"], [])))
+    assert res.returncode == only.returncode == table.returncode == 0, res.stderr
+    halts = json.loads(res.stdout)["risk_halts"]
+    assert [(h["backend"], h["scope"], h["limit"], h["value"], h["ts_ms"]) for h in halts] == [
+        ("paper", "*", "daily_loss", "1.5", now - 5_000), ("paper", "0xm1", "position", "30", now - 4_000)]
+    assert [h["scope"] for h in json.loads(only.stdout)["risk_halts"]] == ["*"]  # every market's includes 0xm2
+    lines = table.stdout.splitlines()
+    assert lines[0] == ("RISK HALT (paper): every market - daily_loss 1.5 past 1.00; clear with `polybot risk "
+                        "--clear`")
+    assert lines[1].startswith("RISK HALT (paper): market 0xm1 - position 30 past 20 (token 111)")
+    assert lines[2].split()[:2] == ["MARKET", "ASSET"]

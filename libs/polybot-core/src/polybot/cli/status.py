@@ -3,9 +3,11 @@
 For each market (condition id) and each of its assets: state, last_seq, last_update_ts_ms, snapshots,
 deltas, freshness (ms since the last update) and resync counts; beside them, from the executor's tables, the
 market's last plan age, open orders and PnL (realized/unrealized) and the asset's position
-(``polybot.cli.status_exec``). A table by default, one JSON object with ``--json``: ``markets`` as before
-(each asset also has ``position``), and ``execution`` per market. The database is ``--db-url``, else the
-configured one, else the embedded one of a running ``polybot up``; the command never starts servers of its own.
+(``polybot.cli.status_exec``), and the executors' risk halts in force. A table by default (a halt is a line
+above it), one JSON object with ``--json``: ``markets`` as before (each asset also has ``position``),
+``execution`` per market, and ``risk_halts`` (backend, scope, limit, value, threshold, detail, ts_ms). The
+database is ``--db-url``, else the configured one, else the embedded one of a running ``polybot up``; the
+command never starts servers of its own.
 
 Settings and the database driver are imported when the command runs, not when the parser is built (see
 ``polybot.cli.main``).
@@ -91,7 +93,8 @@ def build_report(rows: list[Any], now_ms: int, market: str | None = None,
             },
             "position": _position(execution, r["market"] or "", r["asset_id"]),
         }
-    return {"now_ms": now_ms, "markets": markets, "execution": execution}
+    halts = [h for h in (tables.halts if tables is not None else []) if market is None or h["scope"] in ("*", market)]
+    return {"now_ms": now_ms, "markets": markets, "execution": execution, "risk_halts": halts}
 
 
 def _position(execution: dict[str, Any], market: str, asset: str) -> str | None:
@@ -108,7 +111,11 @@ def render_table(report: dict[str, Any]) -> str:
 
     head = (f"{'MARKET':<22} {'ASSET':<22} {'STATE':<18} {'LAST_SEQ':>9} {'LAST_UPDATE_TS_MS':>17} "
             f"{'FRESH_MS':>9} {'SNAPS':>6} {'DELTAS':>8} {'RESYNCS f/g/c/t':>16} {EXEC_HEAD}")
-    lines = [head]
+    lines = [f"RISK HALT ({h['backend']}): {'every market' if h['scope'] == '*' else 'market ' + h['scope']} - "
+             f"{h['limit']} {h['value']} past {h['threshold']}{' (' + h['detail'] + ')' if h['detail'] else ''}; "
+             f"clear with `polybot risk --clear`" for h in report.get("risk_halts", [])]
+    lines.append(head)
+    table_starts = len(lines)
     execution: dict[str, Any] = report.get("execution", {})
     for market in list(report["markets"]) + [m for m in execution if m not in report["markets"]]:
         assets = report["markets"].get(market, {})
@@ -128,7 +135,7 @@ def render_table(report: dict[str, Any]) -> str:
         for asset in [a for a in (ex or {}).get("positions", {}) if a not in assets] or ([] if assets else ["-"]):
             lines.append(f"{_short(market, 22):<22} {_short(asset, 22):<22} {'-':<18} {'-':>9} {'-':>17} "
                          f"{'-':>9} {'-':>6} {'-':>8} {'-':>16} {exec_columns(ex, asset)}")
-    if len(lines) == 1:
+    if len(lines) == table_starts:
         lines.append("(no assets ingested yet)")
     return "\n".join(lines)
 

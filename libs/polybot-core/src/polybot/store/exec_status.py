@@ -3,7 +3,8 @@
 The executor writes these tables (``polybot.store.exec_repo``); this module only reads them: the newest
 ``exec_audit`` row of each market (its plan's creation time and outcome), the open orders (``live`` or
 ``unknown``) per market, the ``positions`` rows, and, to mark positions, the best bid and ask of the newest
-``book_snapshots`` row of each held asset (the ingestor's table). A table that does not exist (a database the
+``book_snapshots`` row of each held asset (the ingestor's table), and the risk breaches in force
+(``risk_breaches`` rows not cleared). A table that does not exist (a database the
 executor, or the ingestor, never ran against) reads as empty: ``status`` still shows what there is.
 """
 
@@ -32,6 +33,10 @@ _TOPS = """
 SELECT DISTINCT ON (asset_id) asset_id, bids->0->>0 AS bid, asks->0->>0 AS ask
 FROM book_snapshots WHERE asset_id = ANY($1::text[]) ORDER BY asset_id, epoch DESC, seq DESC, ts_ms DESC
 """
+_HALTS = """
+SELECT backend, scope, limit_name, value, threshold, detail, tripped_ts_ms FROM risk_breaches
+WHERE cleared_ts_ms IS NULL ORDER BY id
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +62,7 @@ class ExecTables:
     open_orders: dict[str, int] = field(default_factory=dict)
     positions: list[PositionRow] = field(default_factory=list)
     tops: dict[str, tuple[Decimal | None, Decimal | None]] = field(default_factory=dict)  # asset → (bid, ask)
+    halts: list[dict[str, Any]] = field(default_factory=list)  # risk breaches in force (JSON-ready)
 
 
 async def _rows(conn: asyncpg.Connection, sql: str, *params: Any, timeout_s: float) -> Sequence[Any]:
@@ -80,6 +86,9 @@ async def read_exec_tables(conn: asyncpg.Connection, timeout_s: float = 5.0) -> 
     out.open_orders = {r["market"]: int(r["n"]) for r in await _rows(conn, _OPEN_ORDERS, timeout_s=timeout_s)}
     out.positions = [PositionRow(r["asset_id"], r["market"], r["size"], r["cost_usdc"], r["realized_usdc"],
                                  r["fees_usdc"]) for r in await _rows(conn, _POSITIONS, timeout_s=timeout_s)]
+    out.halts = [{"backend": r["backend"], "scope": r["scope"], "limit": r["limit_name"], "value": str(r["value"]),
+                  "threshold": str(r["threshold"]), "detail": r["detail"], "ts_ms": r["tripped_ts_ms"]}
+                 for r in await _rows(conn, _HALTS, timeout_s=timeout_s)]
     held = [p.asset_id for p in out.positions if p.size]
     if held:
         for r in await _rows(conn, _TOPS, held, timeout_s=timeout_s):
