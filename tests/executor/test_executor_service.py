@@ -145,6 +145,14 @@ async def test_plans_become_orders_fills_and_audit_rows_and_the_kill_switch_clea
             await bus.publish(subjects.quote_plan(market), again, msg_id=again.plan_id)
             await asyncio.sleep(0.5)
             assert await venue_open(sim) == 0  # held while engaged
+            # the user channel heard the venue's cancels too: the reason stays ours, not the venue's
+            conn = await asyncpg.connect(database_url)
+            try:
+                reasons = {r["end_reason"] for r in await conn.fetch(
+                    "SELECT end_reason FROM orders WHERE market = $1 AND plan_id = $2", market, first.plan_id)}
+            finally:
+                await conn.close()
+            assert reasons == {"kill_switch"}, reasons
         finally:
             stopping.set()
             await asyncio.wait_for(task, 30)

@@ -1,7 +1,8 @@
 """The executor's own user-channel client against polysim's ``/ws/user`` (sim mode, the real SDK): a taker
 filling our resting order reaches ``fills`` and ``positions`` through the channel long before the fills poll
 (set to 30 s here) could, and a dropped user socket reconnects and reconciles (an order of the key the
-executor does not know is cancelled at once, with the periodic reconciliation set to 10 minutes)."""
+executor does not know is cancelled at once, with the periodic reconciliation set to 10 minutes); an order
+the venue cancelled without us leaves our record at once, and a frame of the wrong shape is counted."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from drill_kit import (
     best_bid,
     free_port,
     funded_key,
+    metric,
     own_nats,
     running_executor,
     tick_of,
@@ -113,3 +115,49 @@ async def test_a_dropped_user_socket_reconnects_and_reconciles(database_url: str
             assert _hub(sim).drop_all() == 1
             await until(lambda: _venue(sim, key.api_key, 0), 5, "the orphan cancelled by the reconnect's reconcile")
             await until(lambda: _subscribed(sim, key.api_key), 5, "the executor back on the user channel")
+
+
+async def test_a_cancel_by_the_venue_leaves_our_record_at_once_and_a_bad_frame_is_counted(
+        database_url: str, tmp_path: Path) -> None:
+    async with own_nats(tmp_path / "nats") as nats, running_sim(seed=43, n_markets=2) as sim:
+        sim.freeze()
+        key = await funded_key(sim, usdc="5000")
+        port = free_port()
+        market = sim.condition_ids()[0]
+        yes, _no = sim.token_ids(market)
+        tick = tick_of(sim, yes)
+        async with running_executor(_settings(sim, key.private_key, nats.url, database_url, tmp_path, port),
+                                    port) as ops:
+            await until(lambda: _subscribed(sim, key.api_key), 10, "the executor on the user channel")
+            await Plans(nats.bus, market, tick).publish([(yes, "BUY", best_bid(sim, yes) - 3 * tick)], size=D(10))
+            await until(lambda: _venue(sim, key.api_key, 1), 10, "our bid resting at polysim")
+            assert ops.service is not None and ops.service.executor is not None
+            (order_id,) = list(ops.service.executor.orders.by_id)
+
+            # someone with the same key cancels it at the venue (the reconciliation is 10 minutes away)
+            await key.client.cancel_orders(order_ids=[order_id])
+            assert venue_open(sim, key.api_key) == 0
+
+            async def dropped() -> bool:
+                return bool((await ops.status())["open_orders"] == 0)
+
+            await until(dropped, 2.0, "our record of it dropped through the user channel")
+            conn = await asyncpg.connect(database_url)
+            try:
+                row = await conn.fetchrow("SELECT status, end_reason FROM orders WHERE order_id = $1", order_id)
+            finally:
+                await conn.close()
+            assert (row["status"], row["end_reason"]) == ("canceled", "venue_cancel")
+            text = await ops.metrics()
+            assert metric(text, "orders_canceled", reason="venue_cancel") == 1.0
+
+            # a frame of no shape the venue sends: skipped and counted, the channel stays up
+            assert metric(text, "user_channel_bad_frames") == 0.0
+            for sub in _hub(sim).subscribers:
+                sub.push({"event_type": "no_such_event", "id": "x"})
+
+            async def counted() -> bool:
+                return metric(await ops.metrics(), "user_channel_bad_frames") == 1.0
+
+            await until(counted, 2.0, "the bad frame counted")
+            assert await _channel_task_ok(ops) and await _subscribed(sim, key.api_key)

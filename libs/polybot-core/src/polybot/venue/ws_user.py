@@ -219,8 +219,10 @@ class UserChannelConfig:
 class UserChannel:
     """One authenticated connection to ``/ws/user``, reconnected forever (``run``)."""
 
-    def __init__(self, config: UserChannelConfig, auth: UserAuth) -> None:
+    def __init__(self, config: UserChannelConfig, auth: UserAuth,
+                 on_bad_frame: Callable[[], None] = lambda: None) -> None:
         self.config, self.auth = config, auth
+        self.on_bad_frame = on_bad_frame  # the caller's counter (a metric)
         self.bad_frames = 0
         self.connects = 0
         self.connected = False
@@ -258,6 +260,7 @@ class UserChannel:
                     events = parse_frame(frame, self.auth)
                 except FrameError as exc:
                     self.bad_frames += 1
+                    self.on_bad_frame()
                     log.warning("bad user-channel frame skipped", extra={"error": str(exc), "frame": str(frame)[:300]})
                     continue
                 if events:

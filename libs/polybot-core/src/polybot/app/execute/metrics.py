@@ -34,6 +34,7 @@ class ExecMetrics:
     kill_engaged: Gauge
     halted: Gauge
     reconcile_fixes: ExactCounter
+    user_bad_frames: ExactCounter
     max_position: Gauge
     max_daily_loss: Gauge
 
@@ -60,6 +61,8 @@ class ExecMetrics:
             kill_engaged=m.gauge("kill_switch_engaged", "1 while the kill switch is engaged"),
             halted=m.gauge("risk_halted", "1 while a risk breach halts the scope", ["scope"]),
             reconcile_fixes=m.counter("reconcile_fixes", "Differences with the venue corrected", ["kind"]),
+            user_bad_frames=m.counter("user_channel_bad_frames", "User-channel frames not of the venue's shape "
+                                                                 "(logged and skipped)"),
             max_position=m.gauge("risk_max_position_shares", "The per-token position cap (risk.max_position)"),
             max_daily_loss=m.gauge("risk_max_daily_loss_usdc", "The daily loss limit (risk.max_daily_loss_usdc)"),
         )
@@ -68,6 +71,7 @@ class ExecMetrics:
         for kind in ("orphan", "absent", "confirmed", "matched"):
             out.reconcile_fixes.inc(0, kind=kind)
         out.heartbeat_failures.inc(0)
+        out.user_bad_frames.inc(0)
         out.kill_engaged.set(0)
         out.halted.labels(scope="*").set(0)  # the all-markets scope exists before any breach (alerts compare it)
         return out

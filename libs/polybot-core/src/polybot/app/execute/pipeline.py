@@ -353,9 +353,15 @@ class Executor:
     async def cancel_everything(self, reason: str, market: str | None = None) -> int:
         """Cancel every order of ours at the venue (of ``market``, or all): the venue's cancel-all, then
         whatever we still had recorded is dropped (the venue no longer has it)."""
+        # In flight: the venue's own word of these cancels (the user channel) must not read as its cancels.
+        asked = [o for o in self.orders.by_id.values() if market is None or o.market == market]
+        for o in asked:
+            self.orders.set_state(o.order_id, "canceling")
         try:
             answer = await self.gateway.cancel_all(market)
         except GatewayError as exc:
+            for o in asked:
+                self.orders.set_state(o.order_id, o.state)
             log.error("cancel-all failed", extra={"reason": reason, "error": str(exc)})
             raise
         gone = self.orders.remove(answer.canceled)

@@ -18,8 +18,11 @@
   (and their deferred cancels sent), missed fills picked up by the next fills pass.
 * **User channel** (sim and live, ``user_channel``): the venue's ``/ws/user`` pushes our trades as they match
   (``polybot.venue.ws_user``): they go through the same ``apply_trades`` (once by id, so the fills poll stays
-  as the fallback), an ``order`` PLACEMENT confirms an order whose submit outcome was unknown, and every
-  (re)connect reconciles (``user_channel_reconnect``): what happened while the socket was down is in the truth.
+  as the fallback), an ``order`` PLACEMENT confirms an order whose submit outcome was unknown, a CANCELLATION
+  of an order we still count as resting (the venue cancelled it: an operator with the same key, a market
+  closing) drops it at once (``end_reason = 'venue_cancel'``), and every (re)connect reconciles
+  (``user_channel_reconnect``): what happened while the socket was down is in the truth. UPDATE events carry
+  nothing the trades do not: fills move orders when their trade arrives.
 """
 
 from __future__ import annotations
@@ -195,7 +198,7 @@ async def reconcile_loop(ex: Executor) -> None:
 
 
 async def user_channel_loop(ex: Executor, auth: UserAuth) -> None:
-    channel = UserChannel(UserChannelConfig(ex.cfg.ws_user_url), auth)
+    channel = UserChannel(UserChannelConfig(ex.cfg.ws_user_url), auth, on_bad_frame=ex.m.user_bad_frames.inc)
 
     async def connected() -> None:
         try:
@@ -212,6 +215,9 @@ async def user_channel_loop(ex: Executor, auth: UserAuth) -> None:
                 rec = ex.orders.by_id.get(e.order_id)
                 if rec is not None and rec.state == "unknown":
                     ex.orders.set_state(e.order_id, "live")
+        cancelled = [e for e in got if isinstance(e, OrderUpdate) and e.kind == "CANCELLATION"]
+        if cancelled:
+            await venue_cancelled(ex, cancelled)
 
     await channel.run(connected, events)
 
@@ -223,6 +229,27 @@ async def risk_loop(ex: Executor, marks: Callable[[str], Decimal | None]) -> Non
         assets = {a for a, s in (*day.sizes.items(), *day.start_sizes.items()) if s}
         await ex.risk.check_day({a: marks(a) for a in assets})
         await asyncio.sleep(ex.cfg.risk.check_interval_s)
+
+
+async def venue_cancelled(ex: Executor, events: list[OrderUpdate]) -> int:
+    """Orders the venue says it cancelled and we still count as resting: dropped, recorded, announced. One we
+    are cancelling ourselves (``canceling``) is left to the answer of that cancel, which records its reason."""
+    matched = {e.order_id: e.size_matched for e in events}
+    gone = ex.orders.remove([oid for oid in matched
+                             if (rec := ex.orders.by_id.get(oid)) is not None and rec.state != "canceling"])
+    if not gone:
+        return 0
+    rows = [OrderRow(r.order_id, r.market, r.asset_id, r.side, r.price, r.size,
+                     max(r.size_matched, matched[r.order_id]), "canceled", ex.backend, end_reason="venue_cancel")
+            for r in gone]
+    async with ex.pool.acquire() as conn:
+        await exec_repo.upsert_orders(conn, rows)
+    ex.m.orders_canceled.inc(len(rows), reason="venue_cancel")
+    log.warning("the venue cancelled orders we had resting", extra={"orders": [r.order_id for r in gone]})
+    for market in {r.market for r in gone}:
+        ex.m.open_orders.labels(market=market).set(len(ex.orders.of_market(market)))
+        await ex.publish_position(market)
+    return len(rows)
 
 
 def default_loops(ex: Executor) -> list[tuple[str, Loop]]:
