@@ -5,6 +5,7 @@ pulls every market; a position at its cap leaves only the side that reduces it."
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -46,6 +47,15 @@ async def stack(bus: Bus, n_markets: int = 2, **overrides: Any
                 yield sim, quoter, sink, tap
         finally:
             await tap.close()
+
+
+def markets_in(quoter: Quoter, state: str) -> float | None:
+    """``quote_markets{state}`` as exported (without asking ``/status``, which also exports it)."""
+    for family in quoter.metrics.markets.collect():
+        for sample in family.samples:
+            if sample.labels.get("state") == state:
+                return sample.value
+    return None
 
 
 def quoting(tap: PlanTap, cid: str, after_seq: int = 0) -> list[Any]:
@@ -143,6 +153,8 @@ async def test_an_executors_risk_halt_pulls_its_market_and_the_clear_quotes_agai
     async with stack(bus) as (sim, quoter, _sink, tap):
         halted, other = sim.condition_ids()
         await tap.wait(lambda: quoting(tap, halted) and quoting(tap, other), 10, "a target in both markets")
+        await asyncio.sleep(0.3)  # a timer round (100 ms) exports quote_markets{state} without /status asked
+        assert markets_in(quoter, "quoting") == 2
         executor = f"test{random.randrange(10**9)}"  # its own subject: no other run's state is touched
         try:
             mark = max(p.seq for p in tap.of(halted))
@@ -150,6 +162,8 @@ async def test_an_executors_risk_halt_pulls_its_market_and_the_clear_quotes_agai
             pull = await tap.wait(lambda: next((p for p in tap.of(halted) if p.seq > mark and not p.orders), None),
                                   2, "a pull of the halted market")
             assert pull.reason == "risk_halted" and quoter.status()["risk_halted"] == [halted]
+            await asyncio.sleep(0.3)
+            assert (markets_in(quoter, "pulled"), markets_in(quoter, "quoting")) == (1, 1)
             later = max(p.seq for p in tap.of(other))
             await tap.wait(lambda: quoting(tap, other, later), 5, "the other market quoted on")
             assert not quoting(tap, halted, pull.seq)

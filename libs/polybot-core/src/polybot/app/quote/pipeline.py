@@ -78,6 +78,18 @@ class _Slot:
     market: QuoteMarket | None = None  # of ``info`` on the tick of the last decision (rebuilt when either changes)
 
 
+MARKET_STATES = ("waiting", "quoting", "pulled", "expired")
+
+
+def _state_of(slot: _Slot, now: int) -> str:
+    plan = slot.last_plan
+    if plan is None:
+        return "waiting"  # nothing published yet
+    if not plan.orders:
+        return "pulled"
+    return "quoting" if now < plan.expires_ts_ms else "expired"
+
+
 class Quoter:
     """See the module docstring. ``apply`` inputs, ``decide`` markets, or ``run`` the three loops."""
 
@@ -312,6 +324,7 @@ class Quoter:
                 # costs milliseconds, and a book change arriving meanwhile must not wait for all of it.
                 await self.decide(cids[i:i + TIMER_ROUND_CHUNK])
                 await asyncio.sleep(0)
+            self.export_states(self.clock_ms())
 
     async def _inputs_loop(self, inputs: asyncio.Queue[Input]) -> None:
         while True:
@@ -328,11 +341,7 @@ class Quoter:
     def status(self) -> dict[str, Any]:
         now = self.clock_ms()
         markets = {cid: self._market_status(slot, now) for cid, slot in sorted(self.markets.items())}
-        states: dict[str, int] = {}
-        for m in markets.values():
-            states[m["state"]] = states.get(m["state"], 0) + 1
-        for state in ("quoting", "pulled", "waiting"):
-            self.metrics.markets.labels(state).set(states.get(state, 0))
+        states = self.export_states(now)
         return {
             "markets": markets,
             "quoting": states,
@@ -347,14 +356,19 @@ class Quoter:
             "tasks_down": self.supervisor.down(),
         }
 
+    def export_states(self, now: int) -> dict[str, int]:
+        """How many markets are in each state, into ``quote_markets{state}`` (after every timer round)."""
+        states: dict[str, int] = {}
+        for slot in self.markets.values():
+            state = _state_of(slot, now)
+            states[state] = states.get(state, 0) + 1
+        for state in MARKET_STATES:
+            self.metrics.markets.labels(state).set(states.get(state, 0))
+        return {k: v for k, v in states.items() if v}
+
     def _market_status(self, slot: _Slot, now: int) -> dict[str, Any]:
         plan = slot.last_plan
-        if plan is None:
-            state = "waiting"  # nothing published yet
-        elif not plan.orders:
-            state = "pulled"
-        else:
-            state = "quoting" if now < plan.expires_ts_ms else "expired"
+        state = _state_of(slot, now)
         score = slot.score
         pos = self.positions.get(slot.info.condition_id)
         return {
