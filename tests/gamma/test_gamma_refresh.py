@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from polybot.app.gamma.publish import InfoPublisher, MemoryPublisher
 from polybot.app.gamma.refresh import GammaRefresher, client_config
 from polybot.bus import subjects
 from polybot.bus.client import Bus
@@ -45,7 +46,7 @@ async def _last_info(bus: Bus, cid: str) -> MarketInfo:
     return info
 
 
-async def _refresh(venue: Any, pool: asyncpg.Pool, bus: Bus | None, *, incremental: bool = False,
+async def _refresh(venue: Any, pool: asyncpg.Pool, bus: InfoPublisher, *, incremental: bool = False,
                    **kw: Any) -> Any:
     settings = _settings(venue, **kw)
     async with GammaClient(client_config(settings)) as client:
@@ -176,7 +177,9 @@ async def test_unacknowledged_markets_are_published_by_the_next_run(
     start_venue: Any, gamma_pool: asyncpg.Pool, bus: Bus
 ) -> None:
     venue = await start_venue(_prefix(), 2, 2)
-    c = await _refresh(venue, gamma_pool, None)  # no bus: stored, never acknowledged
+    lost = MemoryPublisher(acked=False)  # published, but no ack came back: stored, never acknowledged
+    c = await _refresh(venue, gamma_pool, lost)
+    assert len({o.subject for o in lost.sent}) == 4  # each tried (and tried again at the run's end)
     assert (c.inserted, c.published) == (4, 0)
     c = await _refresh(venue, gamma_pool, bus)
     assert (c.unchanged, c.published) == (4, 4)

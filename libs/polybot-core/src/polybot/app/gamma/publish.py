@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import asyncpg
 
 from polybot.bus import subjects
-from polybot.bus.client import Bus, Outgoing
+from polybot.bus.acks import BatchAck
+from polybot.bus.client import Outgoing
 from polybot.bus.messages import FeeScheduleInfo, MarketInfo, OutcomeToken
 from polybot.domain.market_records import MarketRecord
 from polybot.store import gamma_repo
@@ -77,12 +79,33 @@ def msg_id(condition_id: str, previous_hash: str | None, info_hash: str) -> str:
     return f"gamma.market:{condition_id}:{previous_hash or '-'}>{info_hash}"
 
 
-async def publish_infos(bus: Bus | None, pool: asyncpg.Pool, pending: Sequence[PendingInfo], ts_ms: int) -> int:
+class InfoPublisher(Protocol):
+    """Where the ``MarketInfo`` batches go: ``Bus``, or ``MemoryPublisher`` beside it."""
+
+    async def publish_batch(self, batch: Sequence[Outgoing], timeout_s: float = 5.0) -> list[BatchAck]: ...
+
+
+@dataclass
+class MemoryPublisher:
+    """An ``InfoPublisher`` in memory: keeps what it is given; with ``acked`` off, a bus whose acks never come
+    back (a crash between the database commit and the publish)."""
+
+    acked: bool = True
+    sent: list[Outgoing] = field(default_factory=list)
+
+    async def publish_batch(self, batch: Sequence[Outgoing], timeout_s: float = 5.0) -> list[BatchAck]:
+        first = len(self.sent) + 1
+        self.sent.extend(batch)
+        return [BatchAck("memory", first + i, False) for i in range(len(batch))] if self.acked else []
+
+
+async def publish_infos(bus: InfoPublisher, pool: asyncpg.Pool, pending: Sequence[PendingInfo], ts_ms: int) -> int:
     """Publish ``pending`` and record each ack; return how many JetStream stored (duplicates excluded).
 
-    Without a bus nothing is published and ``published_hash`` stays behind, so a later run publishes.
+    A batch whose acks did not all come back is not recorded: ``published_hash`` stays behind, so a later run
+    publishes it again (JetStream stores a repeat once).
     """
-    if bus is None or not pending:
+    if not pending:
         return 0
     stored = 0
     for start in range(0, len(pending), _BATCH):
@@ -90,16 +113,16 @@ async def publish_infos(bus: Bus | None, pool: asyncpg.Pool, pending: Sequence[P
         batch = [Outgoing(subjects.gamma_market(p.record.condition_id), market_info(p, ts_ms),
                           msg_id(p.record.condition_id, p.previous_hash, p.info_hash)) for p in chunk]
         acks = await bus.publish_batch(batch, timeout_s=max(5.0, len(batch) / 100))
+        if len(acks) != len(batch):
+            continue
         stored += sum(1 for a in acks if not a.duplicate)
         async with pool.acquire() as conn:
             await gamma_repo.mark_published(conn, [(p.record.condition_id, p.info_hash) for p in chunk])
     return stored
 
 
-async def republish_unacknowledged(bus: Bus | None, pool: asyncpg.Pool, ts_ms: int) -> int:
+async def republish_unacknowledged(bus: InfoPublisher, pool: asyncpg.Pool, ts_ms: int) -> int:
     """Publish every stored market whose latest info the bus never acknowledged (e.g. after a crash)."""
-    if bus is None:
-        return 0
     async with pool.acquire() as conn:
         ids = await gamma_repo.unpublished_condition_ids(conn)
         if not ids:

@@ -30,8 +30,7 @@ import asyncpg
 import orjson
 
 from polybot.app.gamma.page import ListingSpool, PageItems, RefreshCounts, parse_events_page, parse_markets_page
-from polybot.app.gamma.publish import PendingInfo, publish_infos, republish_unacknowledged
-from polybot.bus.client import Bus
+from polybot.app.gamma.publish import InfoPublisher, PendingInfo, publish_infos, republish_unacknowledged
 from polybot.domain.market_records import MarketRecord, OrderParams, market_info_digest
 from polybot.domain.market_selection import SelectionRules, select_for_making
 from polybot.runtime import clock
@@ -73,7 +72,7 @@ class _Run:
 class GammaRefresher:
     """Runs full and incremental refreshes of the market set into PostgreSQL and onto the bus."""
 
-    def __init__(self, client: GammaClient, pool: asyncpg.Pool, bus: Bus | None, settings: GammaSettings,
+    def __init__(self, client: GammaClient, pool: asyncpg.Pool, bus: InfoPublisher, settings: GammaSettings,
                  *, now_ms: Callable[[], int] = clock.now_ms) -> None:
         self.client = client
         self.pool = pool
