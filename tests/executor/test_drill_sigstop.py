@@ -1,6 +1,7 @@
 """Drill: the executor frozen (SIGSTOP) for 12 s with orders resting at polysim. The venue's dead-man switch
 cancels them 10 s after the last heartbeat; after SIGCONT the executor notices the gap on its next heartbeat
-and reconciles at once (its periodic reconciliation is set far away here, so only noticing can pass), drops
+and reconciles at once (its periodic reconciliation is set far away and its user channel off here, so only
+noticing can pass), drops
 the orders from its record (``absent`` / ``reconcile`` in ``orders``), and the next plan places again."""
 
 from __future__ import annotations
@@ -40,7 +41,10 @@ async def test_sigstop_12s_the_venue_cancels_by_heartbeat_and_the_executor_recon
                            POLYBOT_STATE_DIR=str(tmp_path / "state"),
                            POLYBOT_EXECUTOR__HEARTBEAT_INTERVAL_S="1.0",
                            POLYBOT_EXECUTOR__RECONCILE_INTERVAL_S="600",
-                           POLYBOT_EXECUTOR__FILLS_POLL_INTERVAL_S="0.5")
+                           POLYBOT_EXECUTOR__FILLS_POLL_INTERVAL_S="0.5",
+                           # the user channel would tell of the venue's cancels itself (venue_cancel, in
+                           # test_user_channel.py): off, only noticing the heartbeat gap can pass
+                           POLYBOT_EXECUTOR__USER_CHANNEL="false")
         proc = ExecutorProcess(env, tmp_path, port).start()
         ops = Ops(port)
         try:

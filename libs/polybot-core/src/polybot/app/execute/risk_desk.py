@@ -27,7 +27,7 @@ from polybot.app.execute.metrics import ExecMetrics
 from polybot.bus import subjects
 from polybot.bus.client import Bus
 from polybot.bus.messages import RiskAnswer, RiskBreachInfo, RiskRequest, RiskState
-from polybot.domain.day_pnl import DAY_MS, DayPnl, DayPnlReading
+from polybot.domain.day_pnl import DAY_MS, DayPnl, DayPnlReading, utc_day
 from polybot.domain.inventory import Fill, Inventory
 from polybot.domain.risk import ALL, Breach, RiskGuard
 from polybot.store import risk_repo
@@ -56,7 +56,7 @@ class RiskDesk:
         now = self.clock_ms()
         async with self.pool.acquire() as conn:
             held = await risk_repo.breaches_in_force(conn, self.backend)
-            day = DayPnl.from_fills((), now).day
+            day = utc_day(now)
             marks = await risk_repo.day_marks(conn, self.backend, day)
             base = await risk_repo.day_rebase(conn, self.backend, day * DAY_MS)
         self.day = DayPnl.from_fills(fills, now, marks, base)
@@ -79,8 +79,11 @@ class RiskDesk:
         if rolled:
             fresh.update(self.day.start_marks)
         if fresh:
-            async with self.pool.acquire() as conn:
-                await risk_repo.keep_day_marks(conn, self.backend, self.day.day, fresh, now)
+            try:
+                async with self.pool.acquire() as conn:
+                    await risk_repo.keep_day_marks(conn, self.backend, self.day.day, fresh, now)
+            except Exception as exc:  # the check goes on without them; only a restart today would miss them
+                log.warning("the day's start marks not kept", extra={"error": repr(exc)})
         reading = self.day.reading()
         self.last = reading
         self.m.day_pnl.set(float(reading.pnl_usdc))
