@@ -36,6 +36,7 @@ from polybot.bus import subjects
 from polybot.bus.codec import decode
 from polybot.bus.messages import RiskState
 from polybot.bus.streams import CONTROL
+from polybot.domain.inventory import Fill
 from polybot.runtime.settings import RiskSettings
 from polysim.harness import running_sim
 
@@ -170,6 +171,17 @@ async def test_the_days_loss_past_the_limit_cancels_and_halts_across_a_restart_u
                 await asyncio.sleep(1.0)  # five checks: the old loss does not trip the limit again
                 assert await halted_scopes(ops) == [] and len(await breach_rows(database_url)) == 1
                 assert abs(D((await ops.status())["risk"]["since_clear_usdc"])) < LIMIT
+
+                # a holding no published book marks: left out of the day's PnL, counted and named
+                assert metric(await ops.metrics(), "risk_unmarked_tokens") == 0.0
+                assert ops.service is not None and ops.service.executor is not None
+                ops.service.executor.risk.apply_fill(Fill("ghost-1", "ghost", "BUY", D("0.5"), D(4), D(0), 0))
+
+                async def counted() -> bool:
+                    return metric(await ops.metrics(), "risk_unmarked_tokens") == 1.0
+
+                await until(counted, 2, "the unmarked holding counted")
+                assert (await ops.status())["risk"]["unmarked"] == ["ghost"]
 
 
 async def _open_is(ops: Ops, n: int) -> bool:

@@ -30,6 +30,7 @@ class ExecMetrics:
     realized_pnl: Gauge
     unrealized_pnl: Gauge
     day_pnl: Gauge
+    unmarked: Gauge
     heartbeat_failures: ExactCounter
     kill_engaged: Gauge
     halted: Gauge
@@ -57,6 +58,8 @@ class ExecMetrics:
             unrealized_pnl=m.gauge("pnl_unrealized_usdc", "Unrealized PnL at the midpoint (USDC)"),
             day_pnl=m.gauge("pnl_day_usdc", "The UTC day's PnL marked at the midpoint, fees included (USDC): "
                                             "what risk.max_daily_loss_usdc is checked against"),
+            unmarked=m.gauge("risk_unmarked_tokens", "Tokens held (now or at the day's start) with no live book to "
+                                                     "mark them: left out of pnl_day_usdc"),
             heartbeat_failures=m.counter("heartbeat_failures", "Venue heartbeats that failed"),
             kill_engaged=m.gauge("kill_switch_engaged", "1 while the kill switch is engaged"),
             halted=m.gauge("risk_halted", "1 while a risk breach halts the scope", ["scope"]),

@@ -87,6 +87,7 @@ class RiskDesk:
         reading = self.day.reading()
         self.last = reading
         self.m.day_pnl.set(float(reading.pnl_usdc))
+        self.m.unmarked.set(len(reading.unmarked))
         self.m.unrealized_pnl.set(float(self.inventory.unrealized_usdc(self.day.marks)))
         self.guard.observe_daily_pnl(reading.since_rebase_usdc, now)
         await self.settle()
