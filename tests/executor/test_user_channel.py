@@ -12,6 +12,7 @@ from pathlib import Path
 
 import asyncpg
 from drill_kit import (
+    FundedKey,
     Ops,
     Plans,
     best_bid,
@@ -93,18 +94,23 @@ async def test_a_fill_arrives_through_the_user_channel_before_the_poll(database_
             assert await _channel_task_ok(ops)
 
 
+async def _frozen_market(sim: RunningSim) -> tuple[FundedKey, str, str, Decimal]:
+    """Our funded key, and the first market of ``sim`` frozen: (key, condition id, YES, tick)."""
+    sim.freeze()
+    key = await funded_key(sim, usdc="5000")
+    market = sim.condition_ids()[0]
+    yes = sim.token_ids(market)[0]
+    return key, market, yes, tick_of(sim, yes)
+
+
 async def _venue(sim: RunningSim, api_key: str, n: int) -> bool:
     return venue_open(sim, api_key) == n
 
 
 async def test_a_dropped_user_socket_reconnects_and_reconciles(database_url: str, tmp_path: Path) -> None:
     async with own_nats(tmp_path / "nats") as nats, running_sim(seed=42, n_markets=2) as sim:
-        sim.freeze()
-        key = await funded_key(sim, usdc="5000")
+        key, _market, yes, tick = await _frozen_market(sim)
         port = free_port()
-        market = sim.condition_ids()[0]
-        yes, _no = sim.token_ids(market)
-        tick = tick_of(sim, yes)
         async with running_executor(_settings(sim, key.private_key, nats.url, database_url, tmp_path, port),
                                     port):
             await until(lambda: _subscribed(sim, key.api_key), 10, "the executor on the user channel")
@@ -120,12 +126,8 @@ async def test_a_dropped_user_socket_reconnects_and_reconciles(database_url: str
 async def test_a_cancel_by_the_venue_leaves_our_record_at_once_and_a_bad_frame_is_counted(
         database_url: str, tmp_path: Path) -> None:
     async with own_nats(tmp_path / "nats") as nats, running_sim(seed=43, n_markets=2) as sim:
-        sim.freeze()
-        key = await funded_key(sim, usdc="5000")
+        key, market, yes, tick = await _frozen_market(sim)
         port = free_port()
-        market = sim.condition_ids()[0]
-        yes, _no = sim.token_ids(market)
-        tick = tick_of(sim, yes)
         async with running_executor(_settings(sim, key.private_key, nats.url, database_url, tmp_path, port),
                                     port) as ops:
             await until(lambda: _subscribed(sim, key.api_key), 10, "the executor on the user channel")
