@@ -17,6 +17,7 @@ import json
 import time
 from typing import Any
 
+from polybot.cli import flags
 from polybot.cli.failures import EXIT_OK, EXIT_PROBLEM, print_error
 from polybot.cli.kill import common_flags, nats_url, reason_text
 
@@ -26,20 +27,11 @@ _EVERY = "every"  # ``--clear`` with no scope
 
 def register(sub: Any) -> None:
     r = sub.add_parser("risk", help="the executors' risk halts; --clear [SCOPE] clears them")
-    r.add_argument("--clear", nargs="?", const=_EVERY, default=None, type=_scope, metavar="SCOPE",
+    r.add_argument("--clear", nargs="?", const=_EVERY, default=None, type=flags.word(), metavar="SCOPE",
                    help="clear every breach, or the one of SCOPE (a condition id, or '*' for every market)")
     r.add_argument("--reason", default="operator", type=reason_text, help="why (kept with the clear)")
     common_flags(r)
     r.set_defaults(handler=run_risk)
-
-
-def _scope(text: str) -> str:
-    if text in ("*", _EVERY):
-        return text
-    from polybot.cli import flags
-
-    checked: str = flags.word()(text)
-    return checked
 
 
 def run_risk(args: argparse.Namespace) -> int:

@@ -108,6 +108,10 @@ class DayPnl:
         self.base_usdc = _ZERO
         return True
 
+    def held(self) -> set[str]:
+        """The tokens a reading needs marks of: held now or at the day's start."""
+        return {a for a, s in (*self.sizes.items(), *self.start_sizes.items()) if s}
+
     def reading(self) -> DayPnlReading:
         total = _ZERO
         unmarked: list[str] = []

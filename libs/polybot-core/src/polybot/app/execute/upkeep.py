@@ -225,9 +225,7 @@ async def user_channel_loop(ex: Executor, auth: UserAuth) -> None:
 async def risk_loop(ex: Executor, marks: Callable[[str], Decimal | None]) -> None:
     """Mark what we hold (and held at the day's start) and check the day's loss, every ``check_interval_s``."""
     while True:
-        day = ex.risk.day
-        assets = {a for a, s in (*day.sizes.items(), *day.start_sizes.items()) if s}
-        await ex.risk.check_day({a: marks(a) for a in assets})
+        await ex.risk.check_day({a: marks(a) for a in ex.risk.day.held()})
         await asyncio.sleep(ex.cfg.risk.check_interval_s)
 
 
