@@ -28,6 +28,7 @@ from quoter_kit import (
 
 from polybot.app.quote.pipeline import Quoter
 from polybot.bus.client import Bus
+from polybot.bus.messages import QuotePlan
 from polybot.runtime.clock import now_ms
 from polysim.harness import RunningSim, running_sim
 
@@ -138,10 +139,17 @@ async def test_kill_switch_pulls_every_market_and_its_release_quotes_again(bus: 
         try:
             mark = max(p.seq for p in tap.plans)
             await set_kill(bus, True, "drill")
-            pulls = await tap.wait(lambda: {p.market: p for p in tap.plans if p.seq > mark and not p.orders} if all(
-                any(p.market == c and p.seq > mark and not p.orders for p in tap.plans) for c in cids) else None,
-                2, "a pull in every market")
-            assert {p.reason for p in pulls.values()} == {"kill_switch"}
+
+            def pulled_by_the_kill() -> dict[str, QuotePlan] | None:
+                # A market already pulled just before (a resync) is not pulled twice: its last target is
+                # empty already and it holds for the kill switch from then on.
+                last = {c: tap.of(c)[-1] for c in cids}
+                markets = quoter.status()["markets"]
+                held = all(not p.orders and markets[c]["last_reason"] == "kill_switch" for c, p in last.items())
+                return last if held else None
+
+            pulls = await tap.wait(pulled_by_the_kill, 2, "every market pulled for the kill switch")
+            assert {p.reason for p in pulls.values() if p.seq > mark} == {"kill_switch"}
             assert quoter.status()["kill_switch"]["engaged"] is True
         finally:
             await set_kill(bus, False)
