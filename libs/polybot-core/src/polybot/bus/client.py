@@ -17,6 +17,7 @@ from nats.js.errors import NotFoundError
 
 from polybot.bus.acks import AckInbox, BatchAck
 from polybot.bus.codec import decode, encode
+from polybot.bus.connection_log import ConnectionLog
 from polybot.bus.messages import BusMessage
 from polybot.bus.streams import ALL_STREAMS, StreamSpec, book_subjects
 
@@ -60,6 +61,7 @@ class Bus:
     @classmethod
     async def connect(cls, url: str, name: str, *, connect_timeout_s: float = 5.0) -> Bus:
         """Connect with unbounded reconnects: a restarted nats-server must not take the service down."""
+        trouble = ConnectionLog(name)
         nc = await nats.connect(
             servers=[url],
             name=name,
@@ -67,6 +69,9 @@ class Bus:
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
             allow_reconnect=True,
+            error_cb=trouble.error,
+            disconnected_cb=trouble.disconnected,
+            reconnected_cb=trouble.reconnected,
         )
         return cls(nc, name)
 
