@@ -72,6 +72,7 @@ ALERT_INNER: dict[str, list[str]] = {
     "PositionNearCap": ["position_shares / on (job, instance) group_left () risk_max_position_shares"],
     "DailyLossNearLimit": ["-pnl_day_usdc", "0.8 * risk_max_daily_loss_usdc"],
     "RiskHalted": ["risk_halted"],
+    "DailyLossUnmarked": ["risk_unmarked_tokens"],
 }
 
 
