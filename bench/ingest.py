@@ -49,6 +49,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from polybot.app.ingest.links import MemoryIngestBus, NatsIngestBus
 from polybot.app.ingest.markets import TrackedAsset
 from polybot.app.ingest.pipeline import OrderbookIngestor
 from polybot.bus.client import Bus
@@ -58,6 +59,8 @@ from polybot.runtime.eventloop import freeze_startup_heap, run
 from polybot.runtime.infra import resolve_infra
 from polybot.runtime.metrics import Metrics
 from polybot.runtime.settings import IngestorSettings
+from polybot.store.book_rows import MemoryBookRows
+from polybot.store.books import BookStore
 from polybot.store.migrate import apply_migrations
 from polybot.store.pool import create_pool
 from polybot.venue.schemas import PriceChangeV2
@@ -156,9 +159,15 @@ def _settings(**kw: Any) -> IngestorSettings:
     return IngestorSettings(**base)
 
 
+def _links(bus: Bus | None, pool: asyncpg.Pool | None) -> dict[str, Any]:
+    """The ingestor's bus and store: the servers a variant measures, the in-memory fakes for the others."""
+    return {"bus": MemoryIngestBus() if bus is None else NatsIngestBus(bus),
+            "store": MemoryBookRows(keep_events=False) if pool is None else BookStore(pool)}
+
+
 async def _ingestor(bus: Bus | None, pool: asyncpg.Pool | None, assets: list[TrackedAsset],
                     dump: str) -> OrderbookIngestor:
-    ing = OrderbookIngestor(_settings(), Metrics(), bus=bus, pool=pool)
+    ing = OrderbookIngestor(_settings(), Metrics(), **_links(bus, pool))
     await ing.start(connect_ws=False, initial=assets)
     ing.on_frame(0, dump, int(time.time() * 1000), time.perf_counter_ns())
     assert await ing.flush(60)
@@ -219,7 +228,7 @@ async def via_websocket(bus: Bus, pool: asyncpg.Pool, assets: list[TrackedAsset]
     try:
         assert server.stdout is not None and (await server.stdout.readline()).strip() == b"ready"
         ing = OrderbookIngestor(_settings(clob_ws_url=f"ws://127.0.0.1:{port}", clob_rest_url="http://127.0.0.1:9"),
-                                Metrics(), bus=bus, pool=pool)
+                                Metrics(), **_links(bus, pool))
         start, cpu0 = time.perf_counter(), time.process_time()
         await ing.start(initial=assets)
         while ing.metrics.frames.value() + ing.router.hot.frames < len(frames) + 1:  # noqa: ASYNC110

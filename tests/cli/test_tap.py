@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from polybot.app.ingest.links import NatsIngestBus
 from polybot.app.ingest.pipeline import OrderbookIngestor
 from polybot.bus import subjects
 from polybot.bus.client import Bus
@@ -25,6 +26,7 @@ from polybot.cli.tap_format import short
 from polybot.runtime.infra import Infra
 from polybot.runtime.metrics import Metrics
 from polybot.runtime.settings import IngestorSettings
+from polybot.store.book_rows import MemoryBookRows
 from polysim.harness import RunningSim, running_sim
 
 BUSY = {"lp_rate_hz": 20.0, "taker_rate_hz": 4.0}
@@ -42,7 +44,7 @@ async def stack(bus: Bus) -> AsyncIterator[RunningSim]:
     async with running_sim(seed=uuid.uuid4().int % 1_000_000 + 1_000, n_markets=1, **BUSY) as sim:
         settings = IngestorSettings(clob_rest_url=sim.url, clob_ws_url=sim.ws_market_url, assets=tuple(sim.token_ids()),
                                     follow_gamma=False, snapshot_interval_s=3600.0, prune_interval_s=3600.0)
-        ing = OrderbookIngestor(settings, Metrics(), bus=bus, pool=None)
+        ing = OrderbookIngestor(settings, Metrics(), bus=NatsIngestBus(bus), store=MemoryBookRows())
         await ing.start()
         try:
             deadline = time.monotonic() + 15

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 from nats.js.api import DeliverPolicy
 
+from polybot.app.ingest.links import MemoryIngestBus, NatsIngestBus
 from polybot.app.ingest.pipeline import OrderbookIngestor
 from polybot.bus import subjects
 from polybot.bus.client import Bus
@@ -21,6 +22,8 @@ from polybot.domain.book import Level, LevelChange
 from polybot.domain.book_effects import Applied, BookState, Snapshot
 from polybot.runtime.metrics import Metrics
 from polybot.runtime.settings import IngestorSettings
+from polybot.store.book_rows import MemoryBookRows
+from polybot.store.books import BookStore
 from polybot.store.migrate import apply_migrations
 from polysim.exchange_api import NewOrder
 from polysim.harness import RunningSim
@@ -61,7 +64,10 @@ async def running_ingestor(settings: IngestorSettings, *, bus: Bus | None = None
         await apply_migrations(pool, ("ingest",))
     if bus is not None:
         await purge_assets(bus, settings.assets)
-    ing = OrderbookIngestor(settings, metrics or Metrics(), bus=bus, pool=pool)
+    # Without a server the ingestor runs on the fakes beside the real ones (what is published stays in memory).
+    ing = OrderbookIngestor(settings, metrics or Metrics(),
+                            bus=MemoryIngestBus() if bus is None else NatsIngestBus(bus),
+                            store=MemoryBookRows() if pool is None else BookStore(pool))
     await ing.start()
     try:
         yield ing

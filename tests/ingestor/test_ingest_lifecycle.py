@@ -26,6 +26,7 @@ from ingest_kit import (
 )
 from websockets.asyncio.server import ServerConnection, serve
 
+from polybot.app.ingest.links import MemoryIngestBus
 from polybot.app.ingest.markets import TrackedAsset
 from polybot.app.ingest.pipeline import OrderbookIngestor
 from polybot.bus import subjects
@@ -34,6 +35,7 @@ from polybot.bus.messages import MarketInfo, OutcomeToken, ResyncRequest
 from polybot.bus.streams import MARKETS
 from polybot.domain.book_verify import MarketMeta
 from polybot.runtime.metrics import Metrics
+from polybot.store.book_rows import MemoryBookRows
 from polysim.harness import RunningSim, running_sim
 
 
@@ -154,7 +156,7 @@ async def test_invalid_messages_are_counted_logged_and_do_not_stop_the_stream(
     async with running_sim(seed=45, n_markets=1) as sim:
         token = sim.token_ids()[0]
         book = sim.book(token)
-        ing = OrderbookIngestor(settings_for(sim), Metrics())
+        ing = OrderbookIngestor(settings_for(sim), Metrics(), bus=MemoryIngestBus(), store=MemoryBookRows())
         meta = MarketMeta(book["tick_size"], book["min_order_size"], book["neg_risk"])
         await ing.start(connect_ws=False, initial=[TrackedAsset(token, book["market"], meta)])
         try:

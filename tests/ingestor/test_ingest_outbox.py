@@ -21,6 +21,7 @@ from polybot.domain.book_events import VenueBook, VenueDelta
 from polybot.domain.book_sync import SyncConfig
 from polybot.domain.market_books import MarketBooks
 from polybot.runtime.metrics import Metrics
+from polybot.store.book_rows import MemoryBookRows
 from polybot.store.book_tables import StatusRow
 from polybot.store.books import BookStore
 from polybot.store.migrate import apply_migrations
@@ -54,7 +55,7 @@ async def test_a_full_outbox_sheds_deltas_and_queues_a_snapshot_instead(bus: Bus
     asset = f"t{uuid.uuid4().hex[:12]}"
     metrics = IngestMetrics.register(Metrics())
     latest: dict[str, int] = {}
-    outbox = Outbox(OutboxConfig(max_pending=500), metrics, bus, None, _no_status,
+    outbox = Outbox(OutboxConfig(max_pending=500), metrics, bus, MemoryBookRows(), _no_status,
                     lambda assets: [numbered_snapshot(a, latest[a], "outbox_overflow") for a in assets])
     outbox.start()
     try:

@@ -17,6 +17,7 @@ from polybot.bus.client import Bus
 from polybot.bus.streams import BOOK_DELTAS
 from polybot.runtime.embedded import EmbeddedNats
 from polybot.runtime.metrics import Metrics
+from polybot.store.book_rows import MemoryBookRows
 
 
 async def test_deltas_published_during_a_nats_outage_arrive_once_and_in_order(tmp_path: Path) -> None:
@@ -24,7 +25,7 @@ async def test_deltas_published_during_a_nats_outage_arrive_once_and_in_order(tm
     bus = await Bus.connect(server.url, "outage-test")
     metrics = IngestMetrics.register(Metrics())
     outbox = Outbox(OutboxConfig(publish_batch_max=32, publish_timeout_s=0.5, retry_base_s=0.05, retry_max_s=0.3),
-                    metrics, bus, None, lambda _: [], lambda _: [])
+                    metrics, bus, MemoryBookRows(), lambda _: [], lambda _: [])
     asset = f"t{uuid.uuid4().hex[:12]}"
     try:
         await bus.ensure_streams()

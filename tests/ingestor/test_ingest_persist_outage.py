@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ingest_kit import numbered_delta, numbered_snapshot, wait_until
 
+from polybot.app.ingest.links import MemoryIngestBus
 from polybot.app.ingest.metrics import IngestMetrics
 from polybot.app.ingest.outbox import Outbox, OutboxConfig
 from polybot.runtime.embedded import EmbeddedPostgres
@@ -33,7 +34,7 @@ async def test_rows_queued_during_a_postgres_outage_are_stored_once_when_it_retu
     metrics = IngestMetrics.register(Metrics())
     outbox = Outbox(OutboxConfig(persist_interval_s=0.02, status_interval_s=0.05, retry_base_s=0.05,
                                  retry_max_s=0.3),
-                    metrics, None, BookStore(pool), status_rows, lambda _: [])
+                    metrics, MemoryIngestBus(), BookStore(pool), status_rows, lambda _: [])
 
     def feed(seqs: range) -> None:
         for seq in seqs:

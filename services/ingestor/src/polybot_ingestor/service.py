@@ -25,7 +25,7 @@ class IngestorService:
     async def run(self, ctx: ServiceContext) -> None:
         bus, pool = ctx.require()
         logging.getLogger("httpx").setLevel(logging.WARNING)  # resync fetches would log one line each
-        ingestor = OrderbookIngestor(ctx.settings.ingestor, ctx.metrics, bus=bus, pool=pool)
+        ingestor = OrderbookIngestor.on_nats(ctx.settings.ingestor, ctx.metrics, bus, pool)
         self.ingestor = ingestor
 
         async def market_ws() -> bool:

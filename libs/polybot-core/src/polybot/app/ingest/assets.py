@@ -23,17 +23,17 @@ from dataclasses import replace
 
 import asyncpg
 
+from polybot.app.ingest.links import IngestBus
 from polybot.app.ingest.markets import TrackedAsset, completed, market_change
 from polybot.app.ingest.outbox import Outbox
 from polybot.app.ingest.resync import ResyncFetcher
-from polybot.app.ingest.subscriptions import Position, PositionUnknown, last_published_positions
-from polybot.bus.client import Bus
+from polybot.app.ingest.subscriptions import Position, PositionUnknown
 from polybot.bus.messages import MarketInfo
 from polybot.domain.book_events import VenueBook
 from polybot.domain.market_books import MarketBooks
 from polybot.runtime.clock import now_ms
+from polybot.store.book_rows import BookRows
 from polybot.store.book_tables import StatusRow, status_row
-from polybot.store.books import BookStore
 from polybot.venue.ws_market import MarketWsClient
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class AssetSet:
     """Adds and removes the books of ``MarketBooks`` together with their websocket subscriptions."""
 
     def __init__(self, books: MarketBooks, outbox: Outbox, resync: ResyncFetcher, rest_book: RestBook, *,
-                 store: BookStore | None, bus: Bus | None, keep: frozenset[str]) -> None:
+                 store: BookRows, bus: IngestBus, keep: frozenset[str]) -> None:
         self.books = books
         self.outbox = outbox
         self.resync = resync
@@ -150,19 +150,17 @@ class AssetSet:
         def raise_to(asset_id: str, position: Position) -> None:
             found[asset_id] = max(found[asset_id], position)
 
-        if self.store is not None:
-            try:
-                for a, rec in (await self.store.status(asset_ids)).items():
-                    raise_to(a, (rec.last_epoch, rec.last_seq))
-                for a, position in (await self.store.last_events(asset_ids)).items():
-                    raise_to(a, position)
-            except asyncpg.UndefinedTableError:
-                pass  # a database without the ingest tables has nothing published
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-                raise PositionUnknown(f"could not read the book tables: {exc!r}") from exc
-        if self.bus is not None:
-            for a, position in (await last_published_positions(self.bus, asset_ids)).items():
+        try:
+            for a, rec in (await self.store.status(asset_ids)).items():
+                raise_to(a, (rec.last_epoch, rec.last_seq))
+            for a, position in (await self.store.last_events(asset_ids)).items():
                 raise_to(a, position)
+        except asyncpg.UndefinedTableError:
+            pass  # a database without the ingest tables has nothing published
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            raise PositionUnknown(f"could not read the book tables: {exc!r}") from exc
+        for a, position in (await self.bus.last_positions(asset_ids)).items():
+            raise_to(a, position)
         floor = clock_epoch(now_ms())
         return {a: (max(epoch, floor), seq) for a, (epoch, seq) in found.items()}
 

@@ -38,14 +38,16 @@ from typing import Any
 import asyncpg
 
 from polybot.app.ingest.encode import DeltaDraft, delta_payload, snapshot_message, state_message
+from polybot.app.ingest.links import BookPublisher
 from polybot.app.ingest.metrics import IngestMetrics
 from polybot.app.ingest.poison import PoisonFilter
 from polybot.bus import subjects
-from polybot.bus.client import Bus, Outgoing
+from polybot.bus.client import Outgoing
 from polybot.domain.book_effects import Applied, Snapshot, StateChanged
 from polybot.domain.retry import backoff_delay_s
+from polybot.store.book_rows import BookRows
 from polybot.store.book_tables import StatusRow
-from polybot.store.books import BookStore, DeadLetter
+from polybot.store.books import DeadLetter
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,7 @@ class OutboxConfig:
 class Outbox:
     """Queues book messages and rows; ``start`` runs the publisher and persister tasks."""
 
-    def __init__(self, config: OutboxConfig, metrics: IngestMetrics, bus: Bus | None, store: BookStore | None,
+    def __init__(self, config: OutboxConfig, metrics: IngestMetrics, bus: BookPublisher, store: BookRows,
                  status_rows: Callable[[Iterable[str]], list[StatusRow]],
                  resnapshot: Callable[[Iterable[str]], list[Snapshot]],
                  seal: Callable[[str, int], None] | None = None) -> None:
@@ -106,15 +108,12 @@ class Outbox:
     # --- producers (synchronous, called from the frame handler) ---------------------------------------------------
     def delta(self, fx: Applied, recv_ns: int = 0) -> None:
         """Queue a numbered change, or join it to the open change it ``extends``."""
-        if self.bus is None and self.store is None:
-            return
         asset_id = fx.asset_id
         draft = self._open.get(asset_id)
         if fx.extends:
             if draft is not None and draft.seq == fx.seq:
                 draft.add(fx, recv_ns)
-                if self.store is not None:
-                    self._dirty.add(asset_id)
+                self._dirty.add(asset_id)
                 return
             # The state machine and the outbox disagree on what is open: never publish a seq twice.
             log.error("delta extends a change that is not open; sent as its own message",
@@ -122,13 +121,11 @@ class Outbox:
         if draft is not None:
             draft.seal()  # the state machine sealed it itself (a book replaced it, a snapshot covered it)
         draft = self._open[asset_id] = DeltaDraft(fx, recv_ns)
-        if self.bus is not None:
-            self._pub.append(draft)
-            self._wake_publisher()
-        if self.store is not None:
-            self._events.append(draft)
-            self._dirty.add(asset_id)
-            self._wake_persister(len(self._events))
+        self._pub.append(draft)
+        self._wake_publisher()
+        self._events.append(draft)
+        self._dirty.add(asset_id)
+        self._wake_persister(len(self._events))
 
     def _take(self, draft: DeltaDraft) -> None:
         """The draft leaves (publish or persist): no delta may join it any more."""
@@ -152,33 +149,29 @@ class Outbox:
         draft = self._open.pop(snap.asset_id, None)
         if draft is not None:
             draft.seal()  # the state machine sealed it when it took the snapshot
-        if self.bus is not None:
-            msg_id = (f"{snap.asset_id}:{snap.epoch}:{snap.seq}:snapshot:{snap.ts_ms}:{snap.tick_size}:"
-                      f"{int(snap.verified)}")
-            self._pub.append(Outgoing(subjects.book_snapshot(snap.asset_id), snapshot_message(snap), msg_id))
-            self._wake_publisher()
-        if self.store is not None and persist:
+        msg_id = (f"{snap.asset_id}:{snap.epoch}:{snap.seq}:snapshot:{snap.ts_ms}:{snap.tick_size}:"
+                  f"{int(snap.verified)}")
+        self._pub.append(Outgoing(subjects.book_snapshot(snap.asset_id), snapshot_message(snap), msg_id))
+        self._wake_publisher()
+        if persist:
             self._snaps.append(snap)
             self._dirty.add(snap.asset_id)
             self._wake_persister(len(self._events))
 
     def state(self, fx: StateChanged) -> None:
-        if self.bus is not None:
-            msg_id = f"{fx.asset_id}:{fx.epoch}:{fx.seq}:state:{fx.new.value}:{fx.ts_ms}"
-            self._pub.append(Outgoing(subjects.book_state(fx.asset_id), state_message(fx), msg_id))
-            self._wake_publisher()
+        msg_id = f"{fx.asset_id}:{fx.epoch}:{fx.seq}:state:{fx.new.value}:{fx.ts_ms}"
+        self._pub.append(Outgoing(subjects.book_state(fx.asset_id), state_message(fx), msg_id))
+        self._wake_publisher()
         self.touch(fx.asset_id)
 
     def final_status(self, rows: Iterable[StatusRow]) -> None:
         """Write these ``market_status`` rows with the next batch (books that are gone from memory)."""
-        if self.store is not None:
-            self._final_status.extend(rows)
-            self._persist_wake.set()
+        self._final_status.extend(rows)
+        self._persist_wake.set()
 
     def touch(self, asset_id: str) -> None:
         """The asset's ``market_status`` changed (counts, state): write it with the next batch."""
-        if self.store is not None:
-            self._dirty.add(asset_id)
+        self._dirty.add(asset_id)
 
     @property
     def pending(self) -> int:
@@ -188,10 +181,8 @@ class Outbox:
     def start(self, spawn: Spawn | None = None) -> None:
         """Start the publisher and persister (under ``spawn``, a supervisor's ``start``, when given)."""
         run = spawn or (lambda name, make: asyncio.create_task(make(), name=name))
-        if self.bus is not None:
-            self._tasks.append(run("ingest-publisher", self._publisher))
-        if self.store is not None:
-            self._tasks.append(run("ingest-persister", self._persister))
+        self._tasks.append(run("ingest-publisher", self._publisher))
+        self._tasks.append(run("ingest-persister", self._persister))
 
     async def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until everything queued so far is published and persisted; False on timeout."""
@@ -247,7 +238,6 @@ class Outbox:
             self.snapshot(snap, persist=False)
 
     async def _publisher(self) -> None:
-        assert self.bus is not None
         bus, cfg, m = self.bus, self.config, self.metrics
         observe = m.receive_to_publish.observe
         failures = 0
@@ -307,7 +297,6 @@ class Outbox:
 
     async def _write_row_by_row(self, events: list[Applied], snaps: list[Snapshot], status: list[StatusRow]) -> None:
         """Write a batch one row at a time; a row the database refuses for its values is a dead letter."""
-        assert self.store is not None
         store = self.store
         for fx in events:
             try:
@@ -332,9 +321,8 @@ class Outbox:
         self.metrics.dead_letters.inc()
         log.error("book message dead-lettered: never published", extra={
             "subject": subject, "msg_id": msg_id, "reason": reason})
-        if self.store is not None:
-            self._dead.append(DeadLetter(subject, msg_id, asset_id, reason, payload))
-            self._persist_wake.set()
+        self._dead.append(DeadLetter(subject, msg_id, asset_id, reason, payload))
+        self._persist_wake.set()
         if resnapshot and asset_id is not None and subject.startswith(subjects.BOOK_DELTA_ALL.removesuffix("*")):
             for snap in self._resnapshot([asset_id]):  # consumers see the gap: give them a book to reload
                 self.snapshot(snap, persist=False)
@@ -345,7 +333,6 @@ class Outbox:
             self._persist_wake.set()
 
     async def _persister(self) -> None:
-        assert self.store is not None
         store, cfg, m = self.store, self.config, self.metrics
         failures = 0
         while not self._closing:

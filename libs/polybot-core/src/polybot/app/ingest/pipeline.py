@@ -25,6 +25,7 @@ import asyncpg
 
 from polybot.app.ingest.assets import AssetSet
 from polybot.app.ingest.effects import EffectRouter
+from polybot.app.ingest.links import IngestBus, NatsIngestBus, Subscription
 from polybot.app.ingest.markets import TrackedAsset, from_config, from_market_info, merge, wanted
 from polybot.app.ingest.metrics import IngestMetrics
 from polybot.app.ingest.outbox import Outbox, OutboxConfig
@@ -32,12 +33,7 @@ from polybot.app.ingest.resync import FAILURE_TASK as RESYNC_FAILURE_TASK
 from polybot.app.ingest.resync import ResyncFetcher
 from polybot.app.ingest.schedule import run_schedule
 from polybot.app.ingest.status import books_by_market
-from polybot.app.ingest.subscriptions import (
-    MarketUpdate,
-    published_markets,
-    subscribe_market_infos,
-    subscribe_resync_requests,
-)
+from polybot.app.ingest.subscriptions import MarketUpdate
 from polybot.bus.client import Bus
 from polybot.bus.messages import MarketInfo, ResyncRequest
 from polybot.domain.book_effects import BookState, Snapshot
@@ -49,6 +45,7 @@ from polybot.runtime.clock import now_ms
 from polybot.runtime.metrics import Metrics
 from polybot.runtime.settings import IngestorSettings
 from polybot.runtime.supervise import Supervisor
+from polybot.store.book_rows import BookRows
 from polybot.store.book_tables import StatusRow, status_row
 from polybot.store.books import BookStore
 from polybot.venue.clob_rest import ClobRestClient, ClobRestConfig
@@ -62,22 +59,22 @@ log = logging.getLogger(__name__)
 class OrderbookIngestor:
     """Verified L2 books of a changing asset set, published on NATS and persisted in PostgreSQL.
 
-    ``bus`` or ``pool`` may be ``None`` to run without publishing or without persistence (benchmarks).
+    ``bus`` is NATS (``NatsIngestBus``) or its fake ``MemoryIngestBus``; ``store`` is PostgreSQL (``BookStore``)
+    or ``MemoryBookRows``: a benchmark or a test of the websocket path runs without either server.
     Call ``start()``/``stop()`` (or ``run(stopping)``); feed frames through the websocket client, or call
     ``on_frame`` directly.
     """
 
-    def __init__(self, settings: IngestorSettings, metrics: Metrics, *, bus: Bus | None = None,
-                 pool: asyncpg.Pool | None = None, rest: ClobRestClient | None = None) -> None:
+    def __init__(self, settings: IngestorSettings, metrics: Metrics, *, bus: IngestBus, store: BookRows,
+                 rest: ClobRestClient | None = None) -> None:
         self.settings = s = settings
         self.metrics = IngestMetrics.register(metrics)
         self.bus = bus
-        self.pool = pool
-        self.store = BookStore(pool) if pool is not None else None
+        self.store = store
         self.books = MarketBooks(
             SyncConfig(max_buffered=s.resync_buffer_max, ltp_window_ms=s.hash_ltp_window_ms,
                        verify_hashes=s.verify_hashes,
-                       coalesce=s.coalesce_deltas and (bus is not None or pool is not None)),
+                       coalesce=s.coalesce_deltas),
             resync_min_interval_ms=int(s.resync_min_interval_s * 1000))
         self.outbox = Outbox(
             OutboxConfig(publish_batch_max=s.publish_batch_max, publish_timeout_s=s.publish_timeout_s,
@@ -96,11 +93,16 @@ class OrderbookIngestor:
                                keep=frozenset(s.assets))
         self.assets.on_removed = self._forget
         self._tasks: list[asyncio.Task[None]] = []
-        self._gamma_sub: Any = None
-        self._ctl_sub: Any = None
+        self._gamma_sub: Subscription | None = None
+        self._ctl_sub: Subscription | None = None
         self._gamma_queue: asyncio.Queue[MarketUpdate] = asyncio.Queue()
         self.initial_books = InitialBookWatch(int(s.initial_snapshot_timeout_s * 1000))
         self.router = EffectRouter(self.books, self.outbox, self.resync, self.metrics)
+
+    @classmethod
+    def on_nats(cls, settings: IngestorSettings, metrics: Metrics, bus: Bus, pool: asyncpg.Pool) -> OrderbookIngestor:
+        """The service's ingestor: published on ``bus``, stored through ``pool``."""
+        return cls(settings, metrics, bus=NatsIngestBus(bus), store=BookStore(pool))
 
     # --- lifecycle ------------------------------------------------------------------------------------------------
     async def start(self, *, connect_ws: bool = True, initial: Sequence[TrackedAsset] | None = None) -> None:
@@ -112,10 +114,9 @@ class OrderbookIngestor:
                                                        max_retries=s.rest_max_retries))
         self.outbox.start(self.supervisor.start)
         from_bus: list[TrackedAsset] = []
-        if self.bus is not None and s.follow_gamma:
-            from_bus = await self._follow_gamma(self.bus)
-        if self.bus is not None:
-            self._ctl_sub = await subscribe_resync_requests(self.bus, self.request_resync)
+        if s.follow_gamma:
+            from_bus = await self._follow_gamma()
+        self._ctl_sub = await self.bus.follow_resync_requests(self.request_resync)
         if connect_ws:
             self.ws = MarketWsClient(
                 WsMarketConfig(s.clob_ws_url, assets_per_connection=s.assets_per_connection,
@@ -183,11 +184,11 @@ class OrderbookIngestor:
     def _forget(self, asset_id: str) -> None:
         self.initial_books.forget(asset_id)
 
-    async def _follow_gamma(self, bus: Bus) -> list[TrackedAsset]:
+    async def _follow_gamma(self) -> list[TrackedAsset]:
         """Subscribe to ``PB_MARKETS``; return the assets of the markets selected now (their last messages)."""
-        self._gamma_sub = await subscribe_market_infos(bus, self._gamma_queue)
+        self._gamma_sub = await self.bus.follow_markets(self._gamma_queue)
         selected: dict[str, MarketInfo] = {}
-        if await published_markets(bus):
+        if await self.bus.markets_published():
             while True:  # the last message of every market, up to the one with nothing pending after it
                 info, pending = await asyncio.wait_for(self._gamma_queue.get(), self.settings.markets_load_timeout_s)
                 if info is not None:
@@ -312,14 +313,12 @@ class OrderbookIngestor:
         snaps = [replace(s, ts_ms=max(s.ts_ms, ts_ms)) for s in self.books.snapshots("periodic")]
         for snap in snaps:
             self.outbox.snapshot(snap, persist=False)
-        if self.store is not None and snaps:
+        if snaps:
             await self.store.write([], snaps, [])  # written when this returns, as an operator expects
         return len(snaps)
 
     async def prune_events_before(self, ts_ms_threshold: int) -> int:
         """Delete ``book_events`` older than ``ts_ms_threshold`` (venue time); returns the rows deleted."""
-        if self.store is None:
-            return 0
         deleted = await self.store.prune_events_before(ts_ms_threshold)
         if deleted:
             log.info("book events pruned", extra={"rows": deleted, "before_ts_ms": ts_ms_threshold})

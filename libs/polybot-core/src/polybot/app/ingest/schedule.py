@@ -24,7 +24,7 @@ from polybot.domain.initial_books import InitialBookWatch
 from polybot.domain.market_books import MarketBooks
 from polybot.runtime.clock import now_ms
 from polybot.runtime.settings import IngestorSettings
-from polybot.store.books import BookStore
+from polybot.store.book_rows import BookRows
 
 log = logging.getLogger("polybot.app.ingest")
 
@@ -38,7 +38,7 @@ class Scheduled(Protocol):
     metrics: IngestMetrics
     outbox: Outbox
     assets: AssetSet
-    store: BookStore | None
+    store: BookRows
     initial_books: InitialBookWatch
 
     async def persist_snapshot_now(self, ts_ms: int) -> int: ...
@@ -78,9 +78,8 @@ async def run_schedule(ing: Scheduled) -> None:
             if now >= next_prune:
                 next_prune = now + s.prune_interval_s
                 await ing.prune_events_before(now_ms() - int(s.retention_s * 1000))
-                if ing.store is not None:
-                    cutoff = datetime.now(UTC) - timedelta(seconds=s.snapshot_retention_s)
-                    await ing.store.prune_snapshots_before(cutoff)
+                cutoff = datetime.now(UTC) - timedelta(seconds=s.snapshot_retention_s)
+                await ing.store.prune_snapshots_before(cutoff)
             if ing.assets.waiting and now >= next_retry:
                 next_retry = now + 5.0
                 await ing.assets.retry_waiting()
