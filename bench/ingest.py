@@ -17,7 +17,8 @@ Runs, in order:
    per venue entry, p50/p99/max.
 3. **sustained via websocket**: the same kind of stream sent by a websocket server in another process
    (``ws_feed.py``, as the venue is) to the ingestor's own market-channel client, socket reads included.
-4. **ceiling**: run 1 without publishing and persistence (parse, verify, apply only).
+4. **ceiling**: run 1 without the servers: the ingestor publishes to ``MemoryIngestBus`` and stores into
+   ``MemoryBookRows`` (parse, verify, apply, coalesce and the outbox's queues, no NATS, no PostgreSQL).
 
 Each sustained run also prints the share of a core this process used and its CPU time per entry. The last
 lines compare the runs with the issue's targets (≥ 20,000 entries/s sustained, p99 ≤ 5 ms at 2,000 entries/s)
