@@ -102,7 +102,12 @@ async def _all_live(feed: BookFeed, tokens: list[str], want: dict[str, Decimal],
                 return False
         return True
 
-    await wait_until(ok, timeout_s, "every book live with our level")
+    try:
+        await wait_until(ok, timeout_s, "every book live with our level")
+    except AssertionError as exc:  # say which book is not there, and how
+        seen = {t[-8:]: (None if (v := feed.view(t)) is None else (v.state.value, want[t] in v.book.sizes()[0]))
+                for t in tokens}
+        raise AssertionError(f"{exc}: (state, our level held) by token {seen}") from None
 
 
 async def _drill(sim: RunningSim, infra: Infra, database_url: str, bus: Bus, tmp_path: Path,
@@ -116,10 +121,18 @@ async def _drill(sim: RunningSim, infra: Infra, database_url: str, bus: Bus, tmp
             ingestor_process(sim, infra, database_url, tmp_path, tokens) as ing:
         await ing["spawn"]()
         await _all_live(feed, tokens, ours, 20)
-        before = {t: feed.books[t].position for t in tokens}
         await ing["kill"]()
         # While it is down: our levels vanish, prices move (a new best bid on half the books), the crowd trades.
         _cancel_ours(sim)
+        back: set[str] = set()  # tokens where the crowd itself rested a bid at our removed price again
+
+        def venue_sent(_message: object) -> None:
+            # Looked at as the venue sends each message, inside the engine's call, from the moment our bids
+            # are gone: a look when the consumer sees the change can come after the crowd took that bid away
+            # again, and call it a violation; a look only from the restart on misses a bid it rested meanwhile.
+            back.update(t for t in tokens if t not in back and ours[t] in venue_maps(_book_as_is(sim, t))[0])
+
+        sim.engine.wire.sinks.append(venue_sent)
         for t in tokens[::2]:
             book = sim.book(t)
             best_bid = max(Decimal(lv["price"]) for lv in book["bids"])
@@ -132,16 +145,11 @@ async def _drill(sim: RunningSim, infra: Infra, database_url: str, bus: Bus, tmp
                 await conn.execute("UPDATE market_status SET last_seq = greatest(last_seq - 50, 0), last_epoch = 0")
                 await conn.execute("DELETE FROM book_events")
         await asyncio.sleep(1.0)
+        # Where each feed stands once what the killed ingestor had published has arrived: a message still on
+        # its way at the kill (a resync's new epoch, say) is not one from the restarted ingestor.
+        before = {t: feed.books[t].position for t in tokens}
         violations: list[str] = []
         restarted: dict[str, bool] = defaultdict(bool)
-        back: set[str] = set()  # tokens where the crowd itself rested a bid at our removed price again
-
-        def venue_sent(_message: object) -> None:
-            # Looked at as the venue sends each message, inside the engine's call: a look when the consumer
-            # sees the change can come after the crowd took that bid away again, and call it a violation.
-            back.update(t for t in tokens if t not in back and ours[t] in venue_maps(_book_as_is(sim, t))[0])
-
-        sim.engine.wire.sinks.append(venue_sent)
 
         async def watch() -> None:
             while True:

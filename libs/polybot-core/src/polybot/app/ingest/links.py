@@ -1,9 +1,8 @@
 """What the ingestor needs from the bus, and a fake of it for a run without NATS.
 
 ``NatsIngestBus`` is the real one (``polybot.app.ingest.subscriptions`` holds its reads). ``MemoryIngestBus``
-keeps what is published in memory, follows no markets and receives no resync requests unless a test hands
-it one: a benchmark of the state machine or a test of the websocket path runs the ingestor whole without a
-server.
+keeps what is published in memory, follows no markets and receives no resync requests: a benchmark of the
+state machine or a test of the websocket path runs the ingestor whole without a server.
 """
 
 from __future__ import annotations
@@ -64,12 +63,11 @@ class NatsIngestBus:
         return await published_markets(self.bus)
 
 
-class _Followed:
-    def __init__(self, drop: Callable[[], None]) -> None:
-        self._drop = drop
+class _NotFollowed:
+    """The fake's subscriptions: nothing ever arrives on them."""
 
     async def unsubscribe(self) -> None:
-        self._drop()
+        pass
 
 
 class MemoryIngestBus:
@@ -79,7 +77,6 @@ class MemoryIngestBus:
         self.published: deque[Outgoing] = deque(maxlen=keep)
         self.count = 0
         self.positions: dict[str, Position] = {}  # what an earlier run "published"
-        self._resync: list[Callable[[ResyncRequest], None]] = []
 
     async def publish_batch(self, batch: Sequence[Outgoing], timeout_s: float = 5.0) -> object:
         self.published.extend(batch)
@@ -90,15 +87,10 @@ class MemoryIngestBus:
         return {a: self.positions[a] for a in asset_ids if a in self.positions}
 
     async def follow_resync_requests(self, on_request: Callable[[ResyncRequest], None]) -> Subscription:
-        self._resync.append(on_request)
-        return _Followed(lambda: self._resync.remove(on_request))
-
-    def request_resync(self, request: ResyncRequest) -> None:
-        for on_request in list(self._resync):
-            on_request(request)
+        return _NotFollowed()
 
     async def follow_markets(self, queue: asyncio.Queue[MarketUpdate]) -> Subscription:
-        return _Followed(lambda: None)
+        return _NotFollowed()
 
     async def markets_published(self) -> int:
         return 0
