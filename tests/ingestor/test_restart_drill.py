@@ -30,7 +30,6 @@ from polybot.bus.client import Bus
 from polybot.domain.book_follow import FeedState
 from polybot.runtime.embedded import free_port
 from polybot.runtime.infra import Infra
-from polysim.clob_wire import book_json
 from polysim.harness import RunningSim, running_sim
 
 OWNER = "ingest-test"
@@ -82,14 +81,6 @@ def _free_deep_bid(sim: RunningSim, token: str) -> Decimal:
     return price
 
 
-def _book_as_is(sim: RunningSim, token: str) -> dict[str, Any]:
-    """The token's ``GET /book`` without advancing the engine (``sim.book`` steps it: not from inside a step)."""
-    found = sim.engine.token_book(token)
-    assert found is not None, token
-    parsed: dict[str, Any] = json.loads(book_json(*found, sim.engine.faults.hash_layout))
-    return parsed
-
-
 def _cancel_ours(sim: RunningSim) -> None:
     sim.engine.cancel_all(OWNER, sim.now_ms())
 
@@ -130,7 +121,7 @@ async def _drill(sim: RunningSim, infra: Infra, database_url: str, bus: Bus, tmp
             # Looked at as the venue sends each message, inside the engine's call, from the moment our bids
             # are gone: a look when the consumer sees the change can come after the crowd took that bid away
             # again, and call it a violation; a look only from the restart on misses a bid it rested meanwhile.
-            back.update(t for t in tokens if t not in back and ours[t] in venue_maps(_book_as_is(sim, t))[0])
+            back.update(t for t in tokens if t not in back and ours[t] in venue_maps(sim.book(t, step=False))[0])
 
         sim.engine.wire.sinks.append(venue_sent)
         for t in tokens[::2]:

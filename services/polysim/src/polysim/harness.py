@@ -98,9 +98,11 @@ class RunningSim(SimUrls):
         markets = self.ctx.catalog.markets if condition_id is None else [self.ctx.catalog.by_condition[condition_id]]
         return [t for m in markets for t in m.token_ids]
 
-    def book(self, asset_id: str) -> dict[str, Any]:
-        """The token's book exactly as ``GET /book`` would answer now."""
-        self.step()
+    def book(self, asset_id: str, *, step: bool = True) -> dict[str, Any]:
+        """The token's book exactly as ``GET /book`` would answer now (``step=False`` from inside an engine
+        call, a market-wire sink say, where advancing the engine again is not allowed)."""
+        if step:
+            self.step()
         found = self.engine.token_book(asset_id)
         if found is None:
             raise KeyError(asset_id)
